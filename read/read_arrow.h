@@ -218,16 +218,6 @@ static inline void dict_limit(struct batch *bt, const struct col_buf *b, uint8_t
         bt->full = 1;
 }
 
-/* A dictionary column's index i (< 0: out of memory) at row; the batch ends at the index width's limit. */
-static inline int put_index(struct batch *bt, struct col_buf *b, uint8_t type, uint32_t row, long i)
-{
-    if (i < 0 || col_ready(bt, b) != 0)
-        return -ENOMEM;
-    put_kept_index(b, type, row, (uint32_t)i);
-    dict_limit(bt, b, type);
-    return 0;
-}
-
 /* The n bytes just written at the end of c's characters, made valid UTF-8. 0, or -ENOMEM. */
 static inline int batch_utf8(struct batch *bt, struct col_buf *c, size_t n)
 {

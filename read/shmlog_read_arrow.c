@@ -675,13 +675,30 @@ static const char *name_text(const void *name, uint64_t k2, char *buf)
     return name;
 }
 
+/* The index of key (k2) in the dictionary of column col, found or added; the batch ends at the index
+ * width's limit. The index, or < 0 out of memory. */
+static inline __attribute__((always_inline)) long dict_index(struct arrow_stream *s, size_t col, const void *key,
+                                                             uint64_t k2,
+                                                             const char *(*text)(const void *, uint64_t, char *))
+{
+    struct batch *bt = &s->fill->batch;
+    struct col_buf *b = &bt->buf[col];
+    long i = dict_keyed(&b->dict, (uintptr_t)key, k2, text, key);
+    if (i >= 0)
+        dict_limit(bt, b, s->cols[col].type);
+    return i;
+}
+
 static inline __attribute__((always_inline)) int put_dict(struct arrow_stream *s, size_t col, uint32_t row,
                                                           const void *key, uint64_t k2,
                                                           const char *(*text)(const void *, uint64_t, char *))
 {
     struct batch *bt = &s->fill->batch;
-    struct col_buf *b = &bt->buf[col];
-    return put_index(bt, b, s->cols[col].type, row, dict_keyed(&b->dict, (uintptr_t)key, k2, text, key));
+    long i = dict_index(s, col, key, k2, text);
+    if (i < 0 || col_ready(bt, &bt->buf[col]) != 0)
+        return -ENOMEM;
+    put_kept_index(&bt->buf[col], s->cols[col].type, row, (uint32_t)i);
+    return 0;
 }
 
 /* The most characters a record of site d adds to a string column of its
@@ -810,20 +827,15 @@ static int key_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
     return 0;
 }
 
-/* The index of key (k2) in the dictionary of K_ column kc, into k; the batch ends at the index width's
- * limit. 0, or -ENOMEM. */
+/* dict_index() of K_ column kc, into k. 0, or -ENOMEM. */
 static inline __attribute__((always_inline)) int key_dict(struct arrow_stream *s, unsigned kc, struct row_later *k,
                                                           const void *key, uint64_t k2,
                                                           const char *(*text)(const void *, uint64_t, char *))
 {
-    size_t col = rcol(s, key_col[kc]);
-    struct batch *bt = &s->fill->batch;
-    struct col_buf *b = &bt->buf[col];
-    long i = dict_keyed(&b->dict, (uintptr_t)key, k2, text, key);
+    long i = dict_index(s, rcol(s, key_col[kc]), key, k2, text);
     if (i < 0)
         return -ENOMEM;
     k->key[kc] = (uint16_t)i;
-    dict_limit(bt, b, s->cols[col].type);
     return 0;
 }
 
