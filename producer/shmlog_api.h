@@ -1037,7 +1037,8 @@ union shmlog__f32_word {
  * outer ones pick the argument's own by its type code, not by type names:
  * fewer tokens for the front end. Clang takes a number's bits by
  * __builtin_bit_cast, a tenth less of its work on a C site than by a
- * compound literal of a union; GCC has it in C++ alone. */
+ * compound literal of a union; GCC has it in C++ alone. The two are written
+ * out whole, as a helper macro for the bits costs Clang what the builtin saves. */
 #if defined(__clang__)
 #define SHMLOG__A_WORD(i)                                                                     \
     , __builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F64,                              \
