@@ -533,7 +533,9 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
         return;
     fmt_out out{r.text, 0};
     r.fmt_style = true;
-    specials = fmt_specials(f, end); /* the scan above may have passed them */
+#ifdef __clang__
+    specials = fmt_specials(f, end); /* the scan above may have passed them (GCC's next keeps no position) */
+#endif
     const int placeholders_args = nargs - (suffixed ? 1 : 0);
     int next = 0;
     bool named_seen = false, auto_seen = false, manual_seen = false;
