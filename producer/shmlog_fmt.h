@@ -533,7 +533,9 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
         return;
     fmt_out out{r.text, 0};
     r.fmt_style = true;
-    specials = fmt_specials(f, end); /* the scan above may have passed them */
+#ifdef __clang__
+    specials = fmt_specials(f, end); /* the scan above may have passed them (GCC's next keeps no position) */
+#endif
     const int placeholders_args = nargs - (suffixed ? 1 : 0);
     int next = 0;
     bool named_seen = false, auto_seen = false, manual_seen = false;
@@ -545,8 +547,18 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
         out.n += plain - i;
         i = plain;
 #else
+        /* locals, and four a step: GCC's evaluator pays per expression, most of it for the loop's own */
+        char *p = out.p;
+        size_t n = out.n;
+        for (; i + 4 <= plain; i += 4, n += 4) {
+            p[n] = f[i];
+            p[n + 1] = f[i + 1];
+            p[n + 2] = f[i + 2];
+            p[n + 3] = f[i + 3];
+        }
         for (; i < plain; i++)
-            out.p[out.n++] = f[i];
+            p[n++] = f[i];
+        out.n = n;
 #endif
         if (i >= end)
             break;
@@ -573,8 +585,17 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
             const char *bare = args[++next].bare;
             r.at = next;
             auto_seen = true;
+#ifdef __clang__ /* one step for Clang, as the plain text; locals for GCC, as there */
+            const size_t bare_len = __builtin_strlen(bare);
+            __builtin_memcpy(out.p + out.n, bare, bare_len);
+            out.n += bare_len;
+#else
+            char *to = out.p;
+            size_t at = out.n;
             for (size_t k = 0; bare[k]; k++)
-                out.put(bare[k]);
+                to[at++] = bare[k];
+            out.n = at;
+#endif
             i++;
         } else if (c == '{') {
             /* the next special character, most often its '}'; else read past a nested {} (a width or
