@@ -361,7 +361,10 @@ static void young_retry(struct scan *sc, uint64_t now)
                 k++;
                 continue;
             }
-            if (now - y->since < SEGMENT_MAKING_NS && look_at(sc, y->dir, y->name, 0, 0) == LOOK_LATER) {
+            /* The events read in this step added names after now was read:
+             * their age is 0, not now - since wrapped past 2^64. */
+            uint64_t age = now > y->since ? now - y->since : 0;
+            if (age < SEGMENT_MAKING_NS && look_at(sc, y->dir, y->name, 0, 0) == LOOK_LATER) {
                 k++;
                 continue;
             }
