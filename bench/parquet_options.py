@@ -1,7 +1,10 @@
-"""Parquet export's writer options, one at a time (issue 53): each row group of to_arrow()'s table written
-by one ParquetWriter of its own, as to_parquet()'s writers do, on this thread, for each option set in
-turn, ROUNDS rounds alternating them (a shared machine's load moves: compare within a round). Prints each
-option set's cpu-s (RUSAGE_THREAD, the encoding alone, best round) and the bytes written.
+"""Parquet export's writer options and table shapes, one at a time (issue 53): each row group of
+to_arrow()'s table written by one ParquetWriter of its own, as to_parquet()'s writers do, on this thread,
+for each option set in turn, ROUNDS rounds alternating them (a shared machine's load moves: compare within
+a round). The shapes are what a schema change would write instead: the table without its field columns,
+its rows ordered by site within each row group (a field column then null or not in runs), and a table per
+site with only the field columns that site fills (as one file per record shape would be). Prints each
+set's cpu-s (RUSAGE_THREAD, the encoding alone, best round) and the bytes written.
   SHMLOG_READ_LIBRARY=build/read/libshmlog-read.so.1 PYTHONPATH=python python bench/parquet_options.py SET/out [NAME...]
   ROUNDS=N (default 2), ROW_GROUP=rows (default 1048576)"""
 import os
@@ -9,10 +12,11 @@ import resource
 import sys
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import shmlog
-from shmlog._arrow import _WRITE_BATCH, _parquet_columns
+from shmlog._arrow import _FIXED, _WRITE_BATCH, _parquet_columns
 
 
 def thread_cpu() -> float:
@@ -33,11 +37,37 @@ def options(**changed: object) -> dict:
     return {**base, **changed}
 
 
+def site_keys(t: pa.Table) -> pa.Array:
+    """Each row's site as a number (its dictionary index, or itself)."""
+    col = t["site"].combine_chunks()
+    return col.indices if pa.types.is_dictionary(col.type) else col
+
+
+fields = [n for n in names if n not in _FIXED]
+
+
+def by_site_in_groups() -> list:
+    """The table with each row group's rows in site order (a stable sort: time order within a site)."""
+    parts = [table.slice(s, group) for s in range(0, table.num_rows, group)]
+    return [pa.concat_tables([p.take(pc.sort_indices(site_keys(p))) for p in parts])]
+
+
+def per_site() -> list:
+    """A table per site, with the fixed columns and only the field columns the site fills."""
+    keys = site_keys(table)
+    out = []
+    for k in pc.unique(keys).to_pylist():
+        t = table.filter(pc.equal(keys, k))
+        out.append(t.select([n for n in names if n not in fields or t[n].null_count < t.num_rows]))
+    return out
+
+
 def msg_and_rest(msg: object, rest: object) -> dict:
     return {n: msg if n == "msg" else rest for n in names}
 
 
-# name: (each row group's dictionaries unified first, the writer's options)
+# name: (each row group's dictionaries unified first, the writer's options (None: the export's for each
+# table's schema), the tables written (None: the table))
 SETS = {
     "as main": (False, options()),
     "unified": (True, options()),
@@ -57,23 +87,31 @@ SETS = {
     "dictionaries only where Arrow has them": (True, options(use_dictionary=[
         f.name for f in table.schema if pa.types.is_dictionary(f.type)])),
 }
-chosen = {k: SETS[k] for k in sys.argv[2:]} if sys.argv[2:] else SETS
+SHAPES = {
+    "no field columns": lambda: [table.drop_columns(fields)],
+    "rows by site in each row group": by_site_in_groups,
+    "a table per site, its own field columns": per_site,
+}
+chosen = {k: SETS[k] + (None,) if k in SETS else (True, None, SHAPES[k]()) for k in sys.argv[2:]} if sys.argv[2:] \
+    else {**{k: v + (None,) for k, v in SETS.items()}, **{k: (True, None, f()) for k, f in SHAPES.items()}}
 best: dict = {}
 size: dict = {}
 for r in range(rounds):
-    for name, (unify, opts) in chosen.items():
+    for name, (unify, opts, tables) in chosen.items():
         cpu = 0.0
         size[name] = 0
-        for start in range(0, table.num_rows, group):
-            t0 = thread_cpu()
-            t = table.slice(start, group)
-            if unify:
-                t = t.unify_dictionaries()
-            sink = pa.BufferOutputStream()
-            with pq.ParquetWriter(sink, table.schema, **opts) as w:
-                w.write_table(t, row_group_size=group)
-            size[name] += sink.getvalue().size
-            cpu += thread_cpu() - t0
+        for whole in tables or [table]:
+            writer_options = opts or {**base, **_parquet_columns(whole.schema)}
+            for start in range(0, whole.num_rows, group):
+                t0 = thread_cpu()
+                t = whole.slice(start, group)
+                if unify:
+                    t = t.unify_dictionaries()
+                sink = pa.BufferOutputStream()
+                with pq.ParquetWriter(sink, whole.schema, **writer_options) as w:
+                    w.write_table(t, row_group_size=group)
+                size[name] += sink.getvalue().size
+                cpu += thread_cpu() - t0
         best[name] = min(best.get(name, cpu), cpu)
         print("round %d, %s: %.2f cpu-s, %d bytes, load %.1f" % (r, name, cpu, size[name], os.getloadavg()[0]),
               flush=True)
