@@ -1,11 +1,11 @@
 #!/bin/bash
-# Description: where shmlog-dump and the collector look without flags (SHMLOG_OUT for both; read, stats and verify read it when given no FILE|DIR; --help says so); follow in a directory with no file says once, on stderr, which directory it waits on, then prints the records when they come; status exits 4 with its reason when no collector writes to --out, when the collector that did is gone, and when a stopped collector lets a ring wait, 0 with a collector draining, and 5, naming it, when the collector runs a binary replaced on disk.
-# usage: test_dump_ops.sh (meson test sets SHMLOG_DUMP, COLLECTOR, TEST_PRODUCER)
+# Description: where shmlog-dump and the collector look without flags (SHMLOG_OUT for both; read, stats and verify read it when given no FILE|DIR; --help says so); follow in a directory with no file says once, on stderr, which directory it waits on, then prints the records when they come; follow waits for a .part still without its header instead of calling it damaged; status exits 4 with its reason when no collector writes to --out, when the collector that did is gone, and when a stopped collector lets a ring wait, 0 with a collector draining, and 5, naming it, when the collector runs a binary replaced on disk.
+# usage: test_dump_ops.sh (meson test sets SHMLOG_DUMP, COLLECTOR, TEST_PRODUCER, SLOW_HEADER)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-dump-ops-XXXXXX)
 . "$(dirname "$0")/tap.sh"
 trap tap_cleanup EXIT
-tap_programs SHMLOG_DUMP COLLECTOR TEST_PRODUCER
+tap_programs SHMLOG_DUMP COLLECTOR TEST_PRODUCER SLOW_HEADER
 unset SHMLOG_OUT TZ
 mkdir -p "$tmp/elsewhere"
 cd "$tmp/elsewhere" || bail "cd $tmp/elsewhere"
@@ -65,6 +65,30 @@ else
 fi
 check "--help names SHMLOG_OUT, /var/log/shmlog and ./shmlog-out" \
     bash -c "'$SHMLOG_DUMP' --help | grep -A2 -- '--out O' | tr '\n' ' ' | grep 'SHMLOG_OUT.*/var/log/shmlog.*./shmlog-out'"
+
+# ---- follow and a .part still being made: waited for, not taken for damage ----
+# A .part shorter than a header, with no later file, is one a collector is making: follow looks at it
+# again until its header is there, instead of calling it damaged and never reading it.
+whole=$(ls -S "$tmp/out1"/*.shlog | head -1)
+name=$(basename "$whole")
+want=$("$SHMLOG_DUMP" read --format json "$whole" | wc -l)
+out=$tmp/out-making
+mkdir -p "$out"
+: >"$out/$name.part"
+"$SHMLOG_DUMP" follow --out "$out" --format json >"$tmp/making.json" 2>"$tmp/making.err" &
+follow=$!
+pids+=("$follow")
+# Asleep between polls: it has looked at the empty .part at least once.
+wait_for 10 grep -q nanosleep "/proc/$follow/wchan" || sleep 1
+cat "$whole" >"$out/$name.part"
+mv "$out/$name.part" "$out/$name"
+check "follow prints every record of a .part whose header came after it looked ($want)" \
+    wait_for 15 bash -c "test \$(wc -l <'$tmp/making.json') -eq $want"
+kill -INT "$follow"
+wait "$follow"
+check "follow stops with exit 0 after a .part still being made" test $? -eq 0
+check "follow says nothing of a .part still being made" test ! -s "$tmp/making.err"
+diag "$tmp/making.err"
 
 # ---- status: exit 4 and why, unless a collector drains ----
 seg=$tmp/seg2
