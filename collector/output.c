@@ -369,43 +369,66 @@ int outfile_open(struct output *out, struct outfile *f)
         shm_warn(PROG, "%s exists and is not ours: left alone, taking the next file number", f->final_path);
         return -EEXIST;
     }
-    /* O_EXCL | O_NOFOLLOW: whatever is planted under the name (a symlink to
-     * a file elsewhere) is neither followed nor reused; the caller moves on
-     * to the next sequence number. */
-    f->fd = open(f->part_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (f->fd < 0) {
-        int e = errno;
-        if (e == EEXIST) {
-            shm_warn(PROG, "%s exists and is not ours: left alone, taking the next file number", f->part_path);
-        } else {
-            output_failed(out, "cannot create", f->part_path, e);
-            out->next_seq = f->seq; /* the number is free again */
-            out->seq_spent = 0;
-        }
-        return -e;
-    }
-    /* The proof that we write it, for the next start's recovery. */
-    int locked = shlog_part_lock(f->fd);
-    if (locked != 0)
-        shm_warn(PROG, "%s: cannot lock it: %s (a collector started meanwhile would take it for a crashed run's)",
-              f->part_path, strerror(-locked));
-    if (out->opt->have_group)
-        share_file(out, f->fd, f->part_path);
     struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = created_ns,
                                   .collector_pid = (uint32_t)getpid(), .flags = SHLOG_FILE_SITES_FIRST | SHLOG_FILE_COLLECTOR_HOST};
     snprintf(h.host, sizeof(h.host), "%s", out->host);
     uint8_t hb[SHLOG_FILE_HEADER_BYTES];
     shlog_file_header_encode(hb, &h);
-    errno = 0;
-    if (pwrite(f->fd, hb, sizeof(hb), 0) != (ssize_t)sizeof(hb)) {
-        int e = errno ? errno : ENOSPC; /* a short write: the disk filled */
-        output_failed(out, "cannot write the header of", f->part_path, e);
+    /* A reader polling the directory would take a .part without its header
+     * for a damaged file: the file is made unnamed, its header written, and
+     * only then named; where that cannot be done (no O_TMPFILE, no /proc) it
+     * is made under its name. */
+    for (int in_place = 0;; in_place = 1) {
+        /* O_EXCL | O_NOFOLLOW, and linkat's EEXIST: whatever is planted under
+         * the name (a symlink to a file elsewhere) is neither followed nor
+         * reused; the caller moves on to the next sequence number. */
+        f->fd = in_place ? open(f->part_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)
+                         : open(out->opt->out, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+        if (f->fd < 0 && !in_place)
+            continue;
+        if (f->fd < 0) {
+            int e = errno;
+            if (e == EEXIST) {
+                shm_warn(PROG, "%s exists and is not ours: left alone, taking the next file number", f->part_path);
+            } else {
+                output_failed(out, "cannot create", f->part_path, e);
+                out->next_seq = f->seq; /* the number is free again */
+                out->seq_spent = 0;
+            }
+            return -e;
+        }
+        /* The proof that we write it, for the next start's recovery. */
+        int locked = shlog_part_lock(f->fd);
+        if (locked != 0)
+            shm_warn(PROG, "%s: cannot lock it: %s (a collector started meanwhile would take it for a crashed run's)",
+                  f->part_path, strerror(-locked));
+        if (out->opt->have_group)
+            share_file(out, f->fd, f->part_path);
+        errno = 0;
+        if (pwrite(f->fd, hb, sizeof(hb), 0) != (ssize_t)sizeof(hb)) {
+            int e = errno ? errno : ENOSPC; /* a short write: the disk filled */
+            output_failed(out, "cannot write the header of", f->part_path, e);
+            close(f->fd);
+            if (in_place)
+                unlink(f->part_path);
+            f->fd = -1;
+            out->next_seq = f->seq; /* the number is free again */
+            out->seq_spent = 0;
+            return -e;
+        }
+        if (in_place)
+            break;
+        char self[64];
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", f->fd);
+        if (linkat(AT_FDCWD, self, AT_FDCWD, f->part_path, AT_SYMLINK_FOLLOW) == 0)
+            break;
+        int e = errno;
         close(f->fd);
-        unlink(f->part_path);
         f->fd = -1;
-        out->next_seq = f->seq; /* the number is free again */
-        out->seq_spent = 0;
-        return -e;
+        if (e == EEXIST) {
+            shm_warn(PROG, "%s exists and is not ours: left alone, taking the next file number", f->part_path);
+            return -EEXIST;
+        }
     }
     f->size = sizeof(hb);
     f->opened_ns = shm_mono_ns();

@@ -147,7 +147,7 @@ static void follow_message(void *ctx, const char *msg, int note)
 struct follow_state {
     struct read_engine engine;
     struct read_merge merge;
-    struct in_file file, start;
+    struct in_file file, start, later;
 };
 
 static struct follow_state *follow_engine(struct cli *cli, struct follow_ctx *ctx)
@@ -194,6 +194,21 @@ static int follow_topic(struct cli *cli, const char *url)
     read_engine_free(&d->engine);
     free(d);
     return status;
+}
+
+/* Whether f is looked at again at the next poll instead of read now: a .part
+ * renamed meanwhile (closed: the next poll finds it under its new name), or
+ * one shorter than a header while no later file exists, which a collector is
+ * making (a crashed run's is removed at the collector's next start), not a
+ * damaged file. */
+static int not_ready(const char *dir, const struct in_file *f, struct in_file *later)
+{
+    struct stat st;
+    if (!f->part)
+        return 0;
+    if (stat(f->path, &st) != 0)
+        return 1;
+    return st.st_size < (off_t)SHLOG_FILE_HEADER_BYTES && find_file(dir, 1, f->seq, 0, 0, later) != 0;
 }
 
 int cmd_follow(struct cli *cli)
@@ -248,6 +263,10 @@ int cmd_follow(struct cli *cli)
                             stat(cli->out_dir, &st) == 0 ? "" : ", which does not exist yet");
                     said_waiting = 1;
                 }
+                nanosleep(&poll, NULL);
+                continue;
+            }
+            if (not_ready(cli->out_dir, &d->file, &d->later)) {
                 nanosleep(&poll, NULL);
                 continue;
             }

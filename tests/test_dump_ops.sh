@@ -1,11 +1,11 @@
 #!/bin/bash
-# Description: where shmlog-dump and the collector look without flags (SHMLOG_OUT for both; read, stats and verify read it when given no FILE|DIR; --help says so); follow in a directory with no file says once, on stderr, which directory it waits on, then prints the records when they come; status exits 4 with its reason when no collector writes to --out, when the collector that did is gone, and when a stopped collector lets a ring wait, 0 with a collector draining, and 5, naming it, when the collector runs a binary replaced on disk.
-# usage: test_dump_ops.sh (meson test sets SHMLOG_DUMP, COLLECTOR, TEST_PRODUCER)
+# Description: where shmlog-dump and the collector look without flags (SHMLOG_OUT for both; read, stats and verify read it when given no FILE|DIR; --help says so); follow in a directory with no file says once, on stderr, which directory it waits on, then prints the records when they come; follow waits for a .part still without its header (the collector names a file only after its header is written, shown with that write held back) instead of calling it damaged; status exits 4 with its reason when no collector writes to --out, when the collector that did is gone, and when a stopped collector lets a ring wait, 0 with a collector draining, and 5, naming it, when the collector runs a binary replaced on disk.
+# usage: test_dump_ops.sh (meson test sets SHMLOG_DUMP, COLLECTOR, TEST_PRODUCER, SLOW_HEADER)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-dump-ops-XXXXXX)
 . "$(dirname "$0")/tap.sh"
 trap tap_cleanup EXIT
-tap_programs SHMLOG_DUMP COLLECTOR TEST_PRODUCER
+tap_programs SHMLOG_DUMP COLLECTOR TEST_PRODUCER SLOW_HEADER
 unset SHMLOG_OUT TZ
 mkdir -p "$tmp/elsewhere"
 cd "$tmp/elsewhere" || bail "cd $tmp/elsewhere"
@@ -65,6 +65,73 @@ else
 fi
 check "--help names SHMLOG_OUT, /var/log/shmlog and ./shmlog-out" \
     bash -c "'$SHMLOG_DUMP' --help | grep -A2 -- '--out O' | tr '\n' ' ' | grep 'SHMLOG_OUT.*/var/log/shmlog.*./shmlog-out'"
+
+# ---- follow and a .part still being made: waited for, not taken for damage ----
+# A .part shorter than a header, with no later file, is one a collector is making: follow looks at it
+# again until its header is there, instead of calling it damaged and never reading it.
+whole=$(ls -S "$tmp/out1"/*.shlog | head -1)
+name=$(basename "$whole")
+want=$("$SHMLOG_DUMP" read --format json "$whole" | wc -l)
+out=$tmp/out-making
+mkdir -p "$out"
+: >"$out/$name.part"
+"$SHMLOG_DUMP" follow --out "$out" --format json >"$tmp/making.json" 2>"$tmp/making.err" &
+follow=$!
+pids+=("$follow")
+# Asleep between polls: it has looked at the empty .part at least once.
+wait_for 10 grep -q nanosleep "/proc/$follow/wchan" || sleep 1
+cat "$whole" >"$out/$name.part"
+mv "$out/$name.part" "$out/$name"
+check "follow prints every record of a .part whose header came after it looked ($want)" \
+    wait_for 15 bash -c "test \$(wc -l <'$tmp/making.json') -eq $want"
+kill -INT "$follow"
+wait "$follow"
+check "follow stops with exit 0 after a .part still being made" test $? -eq 0
+check "follow says nothing of a .part still being made" test ! -s "$tmp/making.err"
+diag "$tmp/making.err"
+
+# ---- the collector's .part appears with its header ----
+# With the header's write held back 300 ms, a watcher polling the directory every 2 ms sees each .part
+# only whole-headed: the file is named after its header is written.
+seg=$tmp/seg-slow
+out=$tmp/out-slow
+mkdir -p "$seg" "$out"
+export SHMLOG_DIR=$seg
+python3 -c '
+import os, sys, time
+d, stop = sys.argv[1], sys.argv[2]
+smallest = None
+while not os.path.exists(stop):
+    for n in os.listdir(d):
+        if n.endswith(".shlog.part"):
+            try:
+                size = os.stat(os.path.join(d, n)).st_size
+            except FileNotFoundError:
+                continue
+            smallest = size if smallest is None else min(smallest, size)
+    time.sleep(0.002)
+print(-1 if smallest is None else smallest)
+' "$out" "$tmp/watch.stop" >"$tmp/watch.out" &
+watcher=$!
+pids+=("$watcher")
+LD_PRELOAD=$SLOW_HEADER SLOW_HEADER_MS=300 SLOW_HEADER_MARK=$tmp/slow.mark \
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+    collector_start "$tmp/collector-slow.log" --dir "$seg" --out "$out" --max-delay-ms 20
+"$TEST_PRODUCER" --threads 1 --count 100 >"$tmp/producer-slow.out"
+wait_for 15 test -s "$tmp/slow.mark"
+wait_for 15 bash -c "ls '$out'/*.shlog.part"
+sleep 0.2
+touch "$tmp/watch.stop"
+wait "$watcher"
+header=$(sed -n 's/^header of \([0-9]*\) bytes.*/\1/p' "$tmp/slow.mark" | head -1)
+check "the collector's header write was held back (the module was preloaded)" test -n "$header"
+diag "$tmp/slow.mark"
+check "the collector's .part never appears shorter than its header (${header:-?} bytes)" \
+    test "$(cat "$tmp/watch.out")" -ge "${header:-1}"
+diag "$tmp/watch.out"
+collector_stop
+check "the collector writes every record of the file whose header was held back" \
+    test "$("$SHMLOG_DUMP" read --format json "$out" | wc -l)" -ge 100
 
 # ---- status: exit 4 and why, unless a collector drains ----
 seg=$tmp/seg2
