@@ -759,9 +759,10 @@ typedef void (*shmlog__tree_writer)(uint64_t obj, struct shmlog__cursor *at, siz
  * the level, the category << 8 and the record flags << 16. Argument i of
  * bit i of direct is a value tree at objs[i], written by trees[i] instead of
  * its bytes being copied. */
-SHMLOG__INLINE void shmlog__write_args(struct shmlog__site_ref *s, uint64_t tsc, unsigned lcf,
-                                       unsigned nargs, const uint8_t *types, const uint64_t *v, const uint64_t *n,
-                                       const shmlog__tree_writer *trees, uint32_t direct, const uintptr_t *objs)
+template <unsigned nargs>
+SHMLOG__INLINE void shmlog__write_args(struct shmlog__site_ref *s, uint64_t tsc, unsigned lcf, const uint8_t *types,
+                                       const uint64_t *v, const uint64_t *n, const shmlog__tree_writer *trees,
+                                       uint32_t direct, const uintptr_t *objs)
 {
     if (nargs > SHMLOG_MAX_ARGS) /* it never is: said to GCC (-Warray-bounds) */
         __builtin_unreachable();
@@ -1851,7 +1852,7 @@ static __attribute__((noinline)) SHMLOG__WHOLE_PARAMS void write_params(params<P
     const uint64_t tsc = static_cast<uint64_t>(tsc_hi) << 32 | tsc_lo;
     typedef tree_writers<typename written<P>::type...> trees;
     if constexpr (Direct) {
-        shmlog__write_args(s, tsc, lcf, nargs, sig::table.v + 1, v, n, trees::of, bufs.direct, bufs.objs);
+        shmlog__write_args<nargs>(s, tsc, lcf, sig::table.v + 1, v, n, trees::of, bufs.direct, bufs.objs);
         return;
     } else if constexpr (trees::any) {
         if (SHMLOG__UNLIKELY(bufs.direct)) {
@@ -1859,7 +1860,7 @@ static __attribute__((noinline)) SHMLOG__WHOLE_PARAMS void write_params(params<P
             return;
         }
     }
-    shmlog__write_args(s, tsc, lcf, nargs, sig::table.v + 1, v, n, nullptr, 0, nullptr);
+    shmlog__write_args<nargs>(s, tsc, lcf, sig::table.v + 1, v, n, nullptr, 0, nullptr);
 }
 template <typename... A> struct site_desc_of; /* shmlog_fmt.h */
 /* A call's argument types R (decayed; a named argument's as written): what
