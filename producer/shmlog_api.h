@@ -750,6 +750,18 @@ SHMLOG__INLINE uint64_t shmlog__site_word(struct shmlog__site_ref *ref, unsigned
  * (shmlog_detail::write_tree, one for each type). */
 typedef void (*shmlog__tree_writer)(uint64_t obj, struct shmlog__cursor *at, size_t len);
 
+/* The argument count as shmlog__write_args' template argument, 0 where it
+ * takes the count as its argument: Clang optimises that body on its own
+ * before inlining it into a signature's writer, and keeps the loops of a
+ * count it does not know then as loops over the type table (its 3-argument
+ * call: 269 instructions against 83); GCC unrolls them in the writer either
+ * way, and one body costs it less to compile than one a count. */
+#if defined(__clang__)
+#define SHMLOG__KNOWN_NARGS(n) (n)
+#else
+#define SHMLOG__KNOWN_NARGS(n) 0u
+#endif
+
 /* A C++ call's record, once its level passed and its TSC was read:
  * registers the site on its first call, measures the arguments (their value
  * bits v; a string object's size in n), reserves the slots, writes and
@@ -759,10 +771,12 @@ typedef void (*shmlog__tree_writer)(uint64_t obj, struct shmlog__cursor *at, siz
  * the level, the category << 8 and the record flags << 16. Argument i of
  * bit i of direct is a value tree at objs[i], written by trees[i] instead of
  * its bytes being copied. */
-SHMLOG__INLINE void shmlog__write_args(struct shmlog__site_ref *s, uint64_t tsc, unsigned lcf,
-                                       unsigned nargs, const uint8_t *types, const uint64_t *v, const uint64_t *n,
+template <unsigned known_nargs>
+SHMLOG__INLINE void shmlog__write_args(struct shmlog__site_ref *s, uint64_t tsc, unsigned lcf, unsigned call_nargs,
+                                       const uint8_t *types, const uint64_t *v, const uint64_t *n,
                                        const shmlog__tree_writer *trees, uint32_t direct, const uintptr_t *objs)
 {
+    const unsigned nargs = known_nargs ? known_nargs : call_nargs;
     if (nargs > SHMLOG_MAX_ARGS) /* it never is: said to GCC (-Warray-bounds) */
         __builtin_unreachable();
     const uint64_t site = shmlog__site_word(s, lcf);
@@ -1832,9 +1846,11 @@ template <typename P> struct not_deduced {
 #define SHMLOG__WHOLE_PARAMS __attribute__((optimize("no-ipa-sra")))
 #endif
 template <bool Direct = false, typename... P>
-static __attribute__((noinline)) SHMLOG__WHOLE_PARAMS void write_params(params<P...>, struct shmlog__site_ref *s, uint32_t tsc_lo,
-                                                   uint32_t tsc_hi, unsigned lcf, typename not_deduced<P>::type... a)
+static __attribute__((noinline)) SHMLOG__WHOLE_PARAMS void write_params(params<P...>, struct shmlog__site_ref *s, unsigned lcf,
+                                                   typename not_deduced<P>::type... a)
 {
+    uint32_t tsc_lo, tsc_hi;
+    SHMLOG__RDTSC_HALVES(tsc_lo, tsc_hi);
     typedef signature<void, typename param_value<typename written<P>::type>::type...> sig;
     constexpr unsigned nargs = sizeof sig::table.v - 1u;
     /* one more slot: a call without arguments has an array */
@@ -1851,15 +1867,16 @@ static __attribute__((noinline)) SHMLOG__WHOLE_PARAMS void write_params(params<P
     const uint64_t tsc = static_cast<uint64_t>(tsc_hi) << 32 | tsc_lo;
     typedef tree_writers<typename written<P>::type...> trees;
     if constexpr (Direct) {
-        shmlog__write_args(s, tsc, lcf, nargs, sig::table.v + 1, v, n, trees::of, bufs.direct, bufs.objs);
+        shmlog__write_args<SHMLOG__KNOWN_NARGS(nargs)>(s, tsc, lcf, nargs, sig::table.v + 1, v, n, trees::of, bufs.direct,
+                                                          bufs.objs);
         return;
     } else if constexpr (trees::any) {
         if (SHMLOG__UNLIKELY(bufs.direct)) {
-            write_params<true>(params<P...>(), s, tsc_lo, tsc_hi, lcf, a...);
+            write_params<true>(params<P...>(), s, lcf, a...);
             return;
         }
     }
-    shmlog__write_args(s, tsc, lcf, nargs, sig::table.v + 1, v, n, nullptr, 0, nullptr);
+    shmlog__write_args<SHMLOG__KNOWN_NARGS(nargs)>(s, tsc, lcf, nargs, sig::table.v + 1, v, n, nullptr, 0, nullptr);
 }
 template <typename... A> struct site_desc_of; /* shmlog_fmt.h */
 /* A call's argument types R (decayed; a named argument's as written): what
@@ -1920,7 +1937,7 @@ inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename
 #define SHMLOG__SEND(n, lcf, ...)                                                            \
     static struct shmlog__site_ref shmlog__ref = {0, &shmlog__site_static};                    \
     shmlog_detail::write_params(typename shmlog__call::writer_params(), &shmlog__ref,          \
-                                shmlog__tsc_lo, shmlog__tsc_hi, lcf SHMLOG__EACH_N(n, SHMLOG__A_PARAM, __VA_ARGS__));
+                                lcf SHMLOG__EACH_N(n, SHMLOG__A_PARAM, __VA_ARGS__));
 #define SHMLOG__A_PARAM(i, x) , (x)
 #endif
 
@@ -2104,8 +2121,9 @@ void shmlog__bad_category(void) __attribute__((error(
  * most 32 arguments after the format (SHMLOG_MAX_ARGS).
  * Arguments are evaluated once, and not at all when lvl is below the live level
  * or below SHMLOG_ACTIVE_LEVEL.
- * The TSC is read before the reservation (SHMLOG__SITE_TSC: in C++ also
- * before the arguments, in C after them, in the writer). */
+ * The TSC is read before the reservation, in the writer after the
+ * arguments; a C call of more than 8 reads it at the site, before them
+ * (SHMLOG__SITE_TSC). */
 #define SHMLOG_LOG(cat, lvl, ...) \
     SHMLOG__LOG_COUNTED(SHMLOG__NARGS(__VA_ARGS__), SHMLOG__LEVELS_CHECKED, cat, lvl, __VA_ARGS__)
 /* SHMLOG_INFO and its kin: their category and level are in range, so the
@@ -2150,29 +2168,28 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__LEVELS_BUILTIN(cat, lvl) enum { shmlog__flags = 0, shmlog__lvl = lvl, shmlog__cat = cat };
 #endif
 
-/* Where a call reads its record's TSC: C++ at the site, before the
- * arguments (rdtsc's wait in the shadow of what follows); a C call of at
- * most 8 arguments in its writer (shmlog__write_w<n>), so that its words
- * take the two registers the TSC's halves would. A C rate limit reads its
- * own for its gate. */
+/* Where a call reads its record's TSC: in its writer, after the arguments
+ * and before the reservation, so that its arguments take the registers the
+ * TSC's halves would (C++: shmlog_detail::write_params; C, a call of at most
+ * 8 arguments: shmlog__write_w<n>); a C call of more, at the site. A rate
+ * limit reads its own for its gate. */
 #define SHMLOG__TSC_AT_SITE                                                                    \
     uint32_t shmlog__tsc_lo, shmlog__tsc_hi;                                                   \
     SHMLOG__RDTSC_HALVES(shmlog__tsc_lo, shmlog__tsc_hi);
 #ifdef __cplusplus
-#define SHMLOG__SITE_TSC(n) SHMLOG__TSC_AT_SITE
-#define SHMLOG__GATE_TSC SHMLOG__CAST(uint64_t, shmlog__tsc_hi) << 32 | shmlog__tsc_lo
+#define SHMLOG__SITE_TSC(n)
 #else
 #define SHMLOG__SITE_TSC(n) SHMLOG__CAT2(SHMLOG__TSC_, SHMLOG__CAT2(SHMLOG__PASS_, n))
 #define SHMLOG__TSC_NONE
 #define SHMLOG__TSC_WORDS
 #define SHMLOG__TSC_IMAGE SHMLOG__TSC_AT_SITE
-#define SHMLOG__GATE_TSC shmlog__rdtsc()
 #endif
+#define SHMLOG__GATE_TSC shmlog__rdtsc()
 
 /* The call of n arguments after the format: levels names how its level and
- * category are taken (SHMLOG__LEVELS_CHECKED); gate is what runs after the
- * TSC read and before the arguments (the rate limit of SHMLOG_LOG_EVERY; it
- * may break out), empty otherwise. */
+ * category are taken (SHMLOG__LEVELS_CHECKED); gate is what runs before the
+ * arguments (the rate limit of SHMLOG_LOG_EVERY; it may break out), empty
+ * otherwise. */
 #define SHMLOG__LOG(n, levels, cat, lvl, gate, ...)                                               \
     do {                                                                                       \
         SHMLOG__FORMAT_LITERAL(SHMLOG__FIRST(__VA_ARGS__));                                    \
@@ -2186,7 +2203,7 @@ void shmlog__bad_category(void) __attribute__((error(
         }                                                                                      \
     } while (0)
 
-/* What a call does once its level passed and its TSC was read, with each
+/* What a call does once its level passed, with each
  * argument i in shmlog__r<i> (C), or their types shmlog__args (C++), from
  * SHMLOG__WITH_ARGS: its static record of itself and its arguments' values,
  * handed to the writer out of line, which registers the site on its first

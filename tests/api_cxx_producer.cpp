@@ -88,6 +88,16 @@ void log_values()
     SHMLOG_INFO("cstr=%s max=%d", (std::string(40, 'k') + "-end").c_str(), std::max(1, 2));
 }
 
+/* An argument of the "outer" call: logs "inner", then takes 50 us. */
+static int log_inner_then_wait()
+{
+    SHMLOG_INFO("inner");
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    return 1;
+}
+
 void log_categories()
 {
     int pricing = shmlog_category("pricing");
@@ -196,7 +206,7 @@ static int log_traces()
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: api_cxx_producer values | every INTERVAL_MS RUN_MS\n");
+        fprintf(stderr, "usage: api_cxx_producer values | nested | every INTERVAL_MS RUN_MS\n");
         return 2;
     }
     int categories = strcmp(argv[1], "categories") == 0;
@@ -236,6 +246,8 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[1], "trace") == 0) {
         if (log_traces() != 0)
             return 4;
+    } else if (strcmp(argv[1], "nested") == 0) {
+        SHMLOG_INFO("outer inner=%d", log_inner_then_wait());
     } else if (strcmp(argv[1], "every") == 0 && argc == 4) {
         unsigned long calls = run_every(strtoull(argv[2], nullptr, 10), strtoull(argv[3], nullptr, 10));
         printf("calls %lu\n", calls);

@@ -173,6 +173,26 @@ Test(api_cxx, strings_views_enums_and_star_precision_come_back_exactly)
     free_lines(lines, n);
 }
 
+/* A record's time is read when its call writes it, after its arguments: a
+ * record that an argument logs is earlier, and the argument's 50 us are
+ * inside its caller's time. */
+Test(api_cxx, a_record_is_timed_after_its_arguments)
+{
+    char *args[] = {"nested", NULL};
+    run_producer(args);
+    char **lines;
+    size_t n = dump_json(&lines);
+    long long inner = -1, outer = -1;
+    for (size_t i = 0; i < n; i++)
+        if (strstr(lines[i], "\"msg\":\"inner\","))
+            inner = json_number(lines[i], "ts_ns");
+        else if (strstr(lines[i], "\"msg\":\"outer inner=1\","))
+            outer = json_number(lines[i], "ts_ns");
+    cr_assert(inner > 0 && outer > 0, "inner at %lld, outer at %lld", inner, outer);
+    cr_assert_geq(outer - inner, 50000, "outer %lld ns after inner: its time was read before its argument", outer - inner);
+    free_lines(lines, n);
+}
+
 /* The line with this message has (or, want NULL, has no) this trace_id and span. */
 static void expect_trace(char **lines, size_t n, const char *msg, const char *want)
 {
