@@ -880,33 +880,107 @@ enum {
     SHMLOG__ARG_LONG = SHMLOG__INT_TYPE(long, SHMLOG_ARG_I),
     SHMLOG__ARG_ULONG = SHMLOG__INT_TYPE(long, SHMLOG_ARG_U)
 };
-/* A record's type code for what it holds: the types below (an enum is its
- * integer type) and pointers (__builtin_classify_type 5); SHMLOG_ARG_NONE
- * for structs, unions, ... */
-#define SHMLOG__TYPE(x) _Generic((x),                                                     \
-    _Bool: SHMLOG_ARG_BOOL,                                                              \
-    char: SHMLOG__ARG_CHAR,                                                              \
-    signed char: SHMLOG_ARG_I8, unsigned char: SHMLOG_ARG_U8,                             \
-    short: SHMLOG_ARG_I16, unsigned short: SHMLOG_ARG_U16,                               \
-    int: SHMLOG_ARG_I32, unsigned int: SHMLOG_ARG_U32,                                    \
-    long: SHMLOG__ARG_LONG, unsigned long: SHMLOG__ARG_ULONG,                             \
-    long long: SHMLOG_ARG_I64, unsigned long long: SHMLOG_ARG_U64,                       \
-    float: SHMLOG_ARG_F32, double: SHMLOG_ARG_F64, long double: SHMLOG_ARG_F64,            \
-    char *: SHMLOG_ARG_STR, const char *: SHMLOG_ARG_STR,                                 \
-    default: (__builtin_classify_type(x) == 5 ? SHMLOG_ARG_PTR : SHMLOG_ARG_NONE))
+/* What a type code t is compared as: GCC warns of a comparison between the
+ * call's anonymous enum and enum shmlog_arg_type (-Wenum-compare) unless it is
+ * made unsigned; Clang does not, and the addition costs it 0.3 M instructions
+ * a C site. */
+#if defined(__clang__)
+#define SHMLOG__CODE
+#else
+#define SHMLOG__CODE 0u +
+#endif
 /* C: each argument evaluated into a local of the call's block, then the record. */
-#define SHMLOG__WITH_ARGS(n, ...) SHMLOG__EACH_N(n, SHMLOG__A_EVAL, __VA_ARGS__) SHMLOG__WRITE(n, SHMLOG__FIRST(__VA_ARGS__))
-#define SHMLOG__A_EVAL(i, x) __extension__ __auto_type shmlog__r##i = (x); SHMLOG__A_DECL(i, x)
-/* Argument i's type code, a constant of the call's block worked out once,
- * and all the site holds of the argument: its layout is worked out from the
- * codes when the site registers, so a call's expansion stays short (the
- * front ends' time goes by its tokens; GCC keeps every token's macro
- * location). */
-#define SHMLOG__A_DECL(i, x)                                                                  \
-    enum { shmlog__t##i = SHMLOG__TYPE(shmlog__r##i) };                                       \
-    SHMLOG__STATIC_ASSERT(0u + shmlog__t##i != SHMLOG_ARG_NONE, SHMLOG__UNSUPPORTED);
-#define SHMLOG__A_OK(i) && 0u + shmlog__t##i != SHMLOG_ARG_NONE
-#define SHMLOG__A_FMT(i) , shmlog__r##i
+#define SHMLOG__WITH_ARGS(n, ...) SHMLOG__CAT2(SHMLOG__EVAL_, n)(__VA_ARGS__) SHMLOG__WRITE(n, SHMLOG__FIRST(__VA_ARGS__))
+/* SHMLOG__EVAL_<n>(fmt, a1..an): SHMLOG__A_EVAL of each argument with the names of its
+ * locals written out, as SHMLOG__UPTO hands them on: a name pasted by ## costs Clang more
+ * than one written out. */
+#define SHMLOG__EVAL_0(f)
+#define SHMLOG__EVAL_1(f, a1) SHMLOG__A_EVAL(shmlog__t1, shmlog__r1, a1)
+#define SHMLOG__EVAL_2(f, a1, a2) SHMLOG__A_EVAL(shmlog__t1, shmlog__r1, a1) SHMLOG__A_EVAL(shmlog__t2, shmlog__r2, a2)
+#define SHMLOG__EVAL_3(f, a1, a2, a3) \
+    SHMLOG__A_EVAL(shmlog__t1, shmlog__r1, a1) SHMLOG__A_EVAL(shmlog__t2, shmlog__r2, a2) SHMLOG__A_EVAL(shmlog__t3, shmlog__r3, a3)
+#define SHMLOG__EVAL_4(f, a1, a2, a3, a4) \
+    SHMLOG__A_EVAL(shmlog__t1, shmlog__r1, a1) SHMLOG__A_EVAL(shmlog__t2, shmlog__r2, a2) SHMLOG__A_EVAL(shmlog__t3, shmlog__r3, a3) SHMLOG__A_EVAL(shmlog__t4, shmlog__r4, a4)
+#define SHMLOG__EVAL_5(f, a1, a2, a3, a4, a5) \
+    SHMLOG__A_EVAL(shmlog__t1, shmlog__r1, a1) SHMLOG__A_EVAL(shmlog__t2, shmlog__r2, a2) SHMLOG__A_EVAL(shmlog__t3, shmlog__r3, a3) SHMLOG__A_EVAL(shmlog__t4, shmlog__r4, a4) SHMLOG__A_EVAL(shmlog__t5, shmlog__r5, a5)
+#define SHMLOG__EVAL_6(f, a1, a2, a3, a4, a5, a6) \
+    SHMLOG__A_EVAL(shmlog__t1, shmlog__r1, a1) SHMLOG__A_EVAL(shmlog__t2, shmlog__r2, a2) SHMLOG__A_EVAL(shmlog__t3, shmlog__r3, a3) SHMLOG__A_EVAL(shmlog__t4, shmlog__r4, a4) SHMLOG__A_EVAL(shmlog__t5, shmlog__r5, a5) SHMLOG__A_EVAL(shmlog__t6, shmlog__r6, a6)
+#define SHMLOG__EVAL_7(f, a1, a2, a3, a4, a5, a6, a7) \
+    SHMLOG__A_EVAL(shmlog__t1, shmlog__r1, a1) SHMLOG__A_EVAL(shmlog__t2, shmlog__r2, a2) SHMLOG__A_EVAL(shmlog__t3, shmlog__r3, a3) SHMLOG__A_EVAL(shmlog__t4, shmlog__r4, a4) SHMLOG__A_EVAL(shmlog__t5, shmlog__r5, a5) SHMLOG__A_EVAL(shmlog__t6, shmlog__r6, a6) SHMLOG__A_EVAL(shmlog__t7, shmlog__r7, a7)
+#define SHMLOG__EVAL_8(f, a1, a2, a3, a4, a5, a6, a7, a8) \
+    SHMLOG__A_EVAL(shmlog__t1, shmlog__r1, a1) SHMLOG__A_EVAL(shmlog__t2, shmlog__r2, a2) SHMLOG__A_EVAL(shmlog__t3, shmlog__r3, a3) SHMLOG__A_EVAL(shmlog__t4, shmlog__r4, a4) SHMLOG__A_EVAL(shmlog__t5, shmlog__r5, a5) SHMLOG__A_EVAL(shmlog__t6, shmlog__r6, a6) SHMLOG__A_EVAL(shmlog__t7, shmlog__r7, a7) SHMLOG__A_EVAL(shmlog__t8, shmlog__r8, a8)
+#define SHMLOG__EVAL_9(f, a1, a2, a3, a4, a5, a6, a7, a8, a9) \
+    SHMLOG__EVAL_8(f, a1, a2, a3, a4, a5, a6, a7, a8) SHMLOG__A_EVAL(shmlog__t9, shmlog__r9, a9)
+#define SHMLOG__EVAL_10(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10) \
+    SHMLOG__EVAL_9(f, a1, a2, a3, a4, a5, a6, a7, a8, a9) SHMLOG__A_EVAL(shmlog__t10, shmlog__r10, a10)
+#define SHMLOG__EVAL_11(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) \
+    SHMLOG__EVAL_10(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10) SHMLOG__A_EVAL(shmlog__t11, shmlog__r11, a11)
+#define SHMLOG__EVAL_12(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12) \
+    SHMLOG__EVAL_11(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) SHMLOG__A_EVAL(shmlog__t12, shmlog__r12, a12)
+#define SHMLOG__EVAL_13(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13) \
+    SHMLOG__EVAL_12(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12) SHMLOG__A_EVAL(shmlog__t13, shmlog__r13, a13)
+#define SHMLOG__EVAL_14(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14) \
+    SHMLOG__EVAL_13(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13) SHMLOG__A_EVAL(shmlog__t14, shmlog__r14, a14)
+#define SHMLOG__EVAL_15(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) \
+    SHMLOG__EVAL_14(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14) SHMLOG__A_EVAL(shmlog__t15, shmlog__r15, a15)
+#define SHMLOG__EVAL_16(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) \
+    SHMLOG__EVAL_15(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) SHMLOG__A_EVAL(shmlog__t16, shmlog__r16, a16)
+#define SHMLOG__EVAL_17(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17) \
+    SHMLOG__EVAL_16(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) SHMLOG__A_EVAL(shmlog__t17, shmlog__r17, a17)
+#define SHMLOG__EVAL_18(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18) \
+    SHMLOG__EVAL_17(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17) SHMLOG__A_EVAL(shmlog__t18, shmlog__r18, a18)
+#define SHMLOG__EVAL_19(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19) \
+    SHMLOG__EVAL_18(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18) SHMLOG__A_EVAL(shmlog__t19, shmlog__r19, a19)
+#define SHMLOG__EVAL_20(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20) \
+    SHMLOG__EVAL_19(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19) SHMLOG__A_EVAL(shmlog__t20, shmlog__r20, a20)
+#define SHMLOG__EVAL_21(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21) \
+    SHMLOG__EVAL_20(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20) SHMLOG__A_EVAL(shmlog__t21, shmlog__r21, a21)
+#define SHMLOG__EVAL_22(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22) \
+    SHMLOG__EVAL_21(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21) SHMLOG__A_EVAL(shmlog__t22, shmlog__r22, a22)
+#define SHMLOG__EVAL_23(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23) \
+    SHMLOG__EVAL_22(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22) SHMLOG__A_EVAL(shmlog__t23, shmlog__r23, a23)
+#define SHMLOG__EVAL_24(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24) \
+    SHMLOG__EVAL_23(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23) SHMLOG__A_EVAL(shmlog__t24, shmlog__r24, a24)
+#define SHMLOG__EVAL_25(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25) \
+    SHMLOG__EVAL_24(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24) SHMLOG__A_EVAL(shmlog__t25, shmlog__r25, a25)
+#define SHMLOG__EVAL_26(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26) \
+    SHMLOG__EVAL_25(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25) SHMLOG__A_EVAL(shmlog__t26, shmlog__r26, a26)
+#define SHMLOG__EVAL_27(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27) \
+    SHMLOG__EVAL_26(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26) SHMLOG__A_EVAL(shmlog__t27, shmlog__r27, a27)
+#define SHMLOG__EVAL_28(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28) \
+    SHMLOG__EVAL_27(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27) SHMLOG__A_EVAL(shmlog__t28, shmlog__r28, a28)
+#define SHMLOG__EVAL_29(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29) \
+    SHMLOG__EVAL_28(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28) SHMLOG__A_EVAL(shmlog__t29, shmlog__r29, a29)
+#define SHMLOG__EVAL_30(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30) \
+    SHMLOG__EVAL_29(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29) SHMLOG__A_EVAL(shmlog__t30, shmlog__r30, a30)
+#define SHMLOG__EVAL_31(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31) \
+    SHMLOG__EVAL_30(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30) SHMLOG__A_EVAL(shmlog__t31, shmlog__r31, a31)
+#define SHMLOG__EVAL_32(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32) \
+    SHMLOG__EVAL_31(f, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31) SHMLOG__A_EVAL(shmlog__t32, shmlog__r32, a32)
+/* Argument x evaluated into its local r, and its type code t, a constant of
+ * the call's block worked out once: the record's type code for what it
+ * holds (an enum is its integer type; pointers are __builtin_classify_type
+ * 5; SHMLOG_ARG_NONE for structs, unions, ...), and all the site holds of
+ * the argument: its layout is worked out from the codes when the site
+ * registers, so a call's expansion stays short (the front ends' time goes by
+ * its tokens; GCC keeps every token's macro location). The _Generic is
+ * written out here, as a macro level more costs Clang. */
+#define SHMLOG__A_EVAL(t, r, x)                                                               \
+    __extension__ __auto_type r = (x);                                                        \
+    enum { t = _Generic((r),                                                                  \
+        _Bool: SHMLOG_ARG_BOOL,                                                               \
+        char: SHMLOG__ARG_CHAR,                                                               \
+        signed char: SHMLOG_ARG_I8, unsigned char: SHMLOG_ARG_U8,                             \
+        short: SHMLOG_ARG_I16, unsigned short: SHMLOG_ARG_U16,                                \
+        int: SHMLOG_ARG_I32, unsigned int: SHMLOG_ARG_U32,                                    \
+        long: SHMLOG__ARG_LONG, unsigned long: SHMLOG__ARG_ULONG,                             \
+        long long: SHMLOG_ARG_I64, unsigned long long: SHMLOG_ARG_U64,                        \
+        float: SHMLOG_ARG_F32, double: SHMLOG_ARG_F64, long double: SHMLOG_ARG_F64,           \
+        char *: SHMLOG_ARG_STR, const char *: SHMLOG_ARG_STR,                                 \
+        default: (__builtin_classify_type(r) == 5 ? SHMLOG_ARG_PTR : SHMLOG_ARG_NONE)) };     \
+    SHMLOG__STATIC_ASSERT(SHMLOG__CODE t != SHMLOG_ARG_NONE, SHMLOG__UNSUPPORTED);
+#define SHMLOG__A_OK(i, t, r) && SHMLOG__CODE t != SHMLOG_ARG_NONE
+#define SHMLOG__A_FMT(i, t, r) , r
 
 /* Never called: lets the compiler check the format against the arguments,
  * unless one has a type a record cannot hold (its error is enough). */
@@ -928,7 +1002,7 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
  * arguments from being empty, then room for the arguments' offsets in the
  * image, which shmlog__lay_out writes for shmlog__write_w<n>. */
 #define SHMLOG__TYPES_DECL(n, f) static uint8_t shmlog__types[1 + 2 * (n)] = {0 SHMLOG__UPTO(n, SHMLOG__A_TYPE)};
-#define SHMLOG__A_TYPE(i) , shmlog__t##i
+#define SHMLOG__A_TYPE(i, t, r) , t
 #define SHMLOG__PREV_1 0
 #define SHMLOG__PREV_2 1
 #define SHMLOG__PREV_3 2
@@ -961,42 +1035,44 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__PREV_30 29
 #define SHMLOG__PREV_31 30
 #define SHMLOG__PREV_32 31
-/* SHMLOG__UPTO(n, M): M(1) ... M(n), the indices alone: a C call's arguments are its locals
- * shmlog__r<i> once evaluated, so that no later macro copies their text. */
+/* SHMLOG__UPTO(n, M): M(i, shmlog__t<i>, shmlog__r<i>) for i = 1 .. n, the index and the
+ * names of argument i's type code and local, not its text: a C call's arguments are its
+ * locals once evaluated, so that no later macro copies their text, and their names are
+ * written out, as a name pasted by ## costs Clang more. */
 #define SHMLOG__UPTO(n, M) SHMLOG__CAT2(SHMLOG__UPTO_, n)(M)
 #define SHMLOG__UPTO_0(M)
-#define SHMLOG__UPTO_1(M) M(1)
-#define SHMLOG__UPTO_2(M) M(1) M(2)
-#define SHMLOG__UPTO_3(M) M(1) M(2) M(3)
-#define SHMLOG__UPTO_4(M) M(1) M(2) M(3) M(4)
-#define SHMLOG__UPTO_5(M) M(1) M(2) M(3) M(4) M(5)
-#define SHMLOG__UPTO_6(M) M(1) M(2) M(3) M(4) M(5) M(6)
-#define SHMLOG__UPTO_7(M) M(1) M(2) M(3) M(4) M(5) M(6) M(7)
-#define SHMLOG__UPTO_8(M) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8)
-#define SHMLOG__UPTO_9(M) SHMLOG__UPTO_8(M) M(9)
-#define SHMLOG__UPTO_10(M) SHMLOG__UPTO_9(M) M(10)
-#define SHMLOG__UPTO_11(M) SHMLOG__UPTO_10(M) M(11)
-#define SHMLOG__UPTO_12(M) SHMLOG__UPTO_11(M) M(12)
-#define SHMLOG__UPTO_13(M) SHMLOG__UPTO_12(M) M(13)
-#define SHMLOG__UPTO_14(M) SHMLOG__UPTO_13(M) M(14)
-#define SHMLOG__UPTO_15(M) SHMLOG__UPTO_14(M) M(15)
-#define SHMLOG__UPTO_16(M) SHMLOG__UPTO_15(M) M(16)
-#define SHMLOG__UPTO_17(M) SHMLOG__UPTO_16(M) M(17)
-#define SHMLOG__UPTO_18(M) SHMLOG__UPTO_17(M) M(18)
-#define SHMLOG__UPTO_19(M) SHMLOG__UPTO_18(M) M(19)
-#define SHMLOG__UPTO_20(M) SHMLOG__UPTO_19(M) M(20)
-#define SHMLOG__UPTO_21(M) SHMLOG__UPTO_20(M) M(21)
-#define SHMLOG__UPTO_22(M) SHMLOG__UPTO_21(M) M(22)
-#define SHMLOG__UPTO_23(M) SHMLOG__UPTO_22(M) M(23)
-#define SHMLOG__UPTO_24(M) SHMLOG__UPTO_23(M) M(24)
-#define SHMLOG__UPTO_25(M) SHMLOG__UPTO_24(M) M(25)
-#define SHMLOG__UPTO_26(M) SHMLOG__UPTO_25(M) M(26)
-#define SHMLOG__UPTO_27(M) SHMLOG__UPTO_26(M) M(27)
-#define SHMLOG__UPTO_28(M) SHMLOG__UPTO_27(M) M(28)
-#define SHMLOG__UPTO_29(M) SHMLOG__UPTO_28(M) M(29)
-#define SHMLOG__UPTO_30(M) SHMLOG__UPTO_29(M) M(30)
-#define SHMLOG__UPTO_31(M) SHMLOG__UPTO_30(M) M(31)
-#define SHMLOG__UPTO_32(M) SHMLOG__UPTO_31(M) M(32)
+#define SHMLOG__UPTO_1(M) M(1, shmlog__t1, shmlog__r1)
+#define SHMLOG__UPTO_2(M) M(1, shmlog__t1, shmlog__r1) M(2, shmlog__t2, shmlog__r2)
+#define SHMLOG__UPTO_3(M) M(1, shmlog__t1, shmlog__r1) M(2, shmlog__t2, shmlog__r2) M(3, shmlog__t3, shmlog__r3)
+#define SHMLOG__UPTO_4(M) M(1, shmlog__t1, shmlog__r1) M(2, shmlog__t2, shmlog__r2) M(3, shmlog__t3, shmlog__r3) M(4, shmlog__t4, shmlog__r4)
+#define SHMLOG__UPTO_5(M) M(1, shmlog__t1, shmlog__r1) M(2, shmlog__t2, shmlog__r2) M(3, shmlog__t3, shmlog__r3) M(4, shmlog__t4, shmlog__r4) M(5, shmlog__t5, shmlog__r5)
+#define SHMLOG__UPTO_6(M) M(1, shmlog__t1, shmlog__r1) M(2, shmlog__t2, shmlog__r2) M(3, shmlog__t3, shmlog__r3) M(4, shmlog__t4, shmlog__r4) M(5, shmlog__t5, shmlog__r5) M(6, shmlog__t6, shmlog__r6)
+#define SHMLOG__UPTO_7(M) M(1, shmlog__t1, shmlog__r1) M(2, shmlog__t2, shmlog__r2) M(3, shmlog__t3, shmlog__r3) M(4, shmlog__t4, shmlog__r4) M(5, shmlog__t5, shmlog__r5) M(6, shmlog__t6, shmlog__r6) M(7, shmlog__t7, shmlog__r7)
+#define SHMLOG__UPTO_8(M) M(1, shmlog__t1, shmlog__r1) M(2, shmlog__t2, shmlog__r2) M(3, shmlog__t3, shmlog__r3) M(4, shmlog__t4, shmlog__r4) M(5, shmlog__t5, shmlog__r5) M(6, shmlog__t6, shmlog__r6) M(7, shmlog__t7, shmlog__r7) M(8, shmlog__t8, shmlog__r8)
+#define SHMLOG__UPTO_9(M) SHMLOG__UPTO_8(M) M(9, shmlog__t9, shmlog__r9)
+#define SHMLOG__UPTO_10(M) SHMLOG__UPTO_9(M) M(10, shmlog__t10, shmlog__r10)
+#define SHMLOG__UPTO_11(M) SHMLOG__UPTO_10(M) M(11, shmlog__t11, shmlog__r11)
+#define SHMLOG__UPTO_12(M) SHMLOG__UPTO_11(M) M(12, shmlog__t12, shmlog__r12)
+#define SHMLOG__UPTO_13(M) SHMLOG__UPTO_12(M) M(13, shmlog__t13, shmlog__r13)
+#define SHMLOG__UPTO_14(M) SHMLOG__UPTO_13(M) M(14, shmlog__t14, shmlog__r14)
+#define SHMLOG__UPTO_15(M) SHMLOG__UPTO_14(M) M(15, shmlog__t15, shmlog__r15)
+#define SHMLOG__UPTO_16(M) SHMLOG__UPTO_15(M) M(16, shmlog__t16, shmlog__r16)
+#define SHMLOG__UPTO_17(M) SHMLOG__UPTO_16(M) M(17, shmlog__t17, shmlog__r17)
+#define SHMLOG__UPTO_18(M) SHMLOG__UPTO_17(M) M(18, shmlog__t18, shmlog__r18)
+#define SHMLOG__UPTO_19(M) SHMLOG__UPTO_18(M) M(19, shmlog__t19, shmlog__r19)
+#define SHMLOG__UPTO_20(M) SHMLOG__UPTO_19(M) M(20, shmlog__t20, shmlog__r20)
+#define SHMLOG__UPTO_21(M) SHMLOG__UPTO_20(M) M(21, shmlog__t21, shmlog__r21)
+#define SHMLOG__UPTO_22(M) SHMLOG__UPTO_21(M) M(22, shmlog__t22, shmlog__r22)
+#define SHMLOG__UPTO_23(M) SHMLOG__UPTO_22(M) M(23, shmlog__t23, shmlog__r23)
+#define SHMLOG__UPTO_24(M) SHMLOG__UPTO_23(M) M(24, shmlog__t24, shmlog__r24)
+#define SHMLOG__UPTO_25(M) SHMLOG__UPTO_24(M) M(25, shmlog__t25, shmlog__r25)
+#define SHMLOG__UPTO_26(M) SHMLOG__UPTO_25(M) M(26, shmlog__t26, shmlog__r26)
+#define SHMLOG__UPTO_27(M) SHMLOG__UPTO_26(M) M(27, shmlog__t27, shmlog__r27)
+#define SHMLOG__UPTO_28(M) SHMLOG__UPTO_27(M) M(28, shmlog__t28, shmlog__r28)
+#define SHMLOG__UPTO_29(M) SHMLOG__UPTO_28(M) M(29, shmlog__t29, shmlog__r29)
+#define SHMLOG__UPTO_30(M) SHMLOG__UPTO_29(M) M(30, shmlog__t30, shmlog__r30)
+#define SHMLOG__UPTO_31(M) SHMLOG__UPTO_30(M) M(31, shmlog__t31, shmlog__r31)
+#define SHMLOG__UPTO_32(M) SHMLOG__UPTO_31(M) M(32, shmlog__t32, shmlog__r32)
 /* log2 of each type code's width, two bits a code (F32 is 4 bytes among the
  * 8-byte types); a string's are its address's. */
 #define SHMLOG__LOG2_WIDTHS 0xFEFA500u
@@ -1026,7 +1102,7 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
     SHMLOG__UPTO(n, SHMLOG__A_IMAGE)
 /* Where argument i's bytes end in the call's image, shmlog__e<i>, as
  * shmlog__lay_out lays them out (a string's are its address). */
-#define SHMLOG__A_END(i) , shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__A_BYTES(i)
+#define SHMLOG__A_END(i, t, r) , shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__A_BYTES(i)
 #define SHMLOG__A_BYTES(i)                                                                    \
     (0u + shmlog__t##i == SHMLOG_ARG_STR ? 8u : 1u << (SHMLOG__LOG2_WIDTHS >> 2 * shmlog__t##i & 3u))
 /* a C site's layout is written on its first call (C++'s record: const, SHMLOG__SEND) */
@@ -1054,19 +1130,19 @@ union shmlog__f32_word {
  * compound literal of a union; GCC has it in C++ alone. The two are written
  * out whole, as a helper macro for the bits costs Clang what the builtin saves. */
 #if defined(__clang__)
-#define SHMLOG__A_WORD(i)                                                                     \
-    , __builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F64,                              \
-          __builtin_bit_cast(uint64_t, (double)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F64, shmlog__r##i, 0)), \
-      __builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32,                              \
-          (uint64_t)__builtin_bit_cast(uint32_t, (float)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32, shmlog__r##i, 0)), \
-          (uint64_t)(uintptr_t)__builtin_choose_expr(0u + shmlog__t##i != SHMLOG_ARG_NONE, shmlog__r##i, 0)))
+#define SHMLOG__A_WORD(i, t, r)                                                               \
+    , __builtin_choose_expr(t == SHMLOG_ARG_F64,                                              \
+          __builtin_bit_cast(uint64_t, (double)__builtin_choose_expr(t == SHMLOG_ARG_F64, r, 0)), \
+      __builtin_choose_expr(t == SHMLOG_ARG_F32,                                              \
+          (uint64_t)__builtin_bit_cast(uint32_t, (float)__builtin_choose_expr(t == SHMLOG_ARG_F32, r, 0)), \
+          (uint64_t)(uintptr_t)__builtin_choose_expr(t != SHMLOG_ARG_NONE, r, 0)))
 #else
-#define SHMLOG__A_WORD(i)                                                                     \
-    , __builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F64,                              \
-          ((union shmlog__f64_word){(double)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F64, shmlog__r##i, 0)}).u, \
-      __builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32,                              \
-          (uint64_t)((union shmlog__f32_word){(float)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32, shmlog__r##i, 0)}).u, \
-          (uint64_t)(uintptr_t)__builtin_choose_expr(0u + shmlog__t##i != SHMLOG_ARG_NONE, shmlog__r##i, 0)))
+#define SHMLOG__A_WORD(i, t, r)                                                               \
+    , __builtin_choose_expr(0u + t == SHMLOG_ARG_F64,                                         \
+          ((union shmlog__f64_word){(double)__builtin_choose_expr(0u + t == SHMLOG_ARG_F64, r, 0)}).u, \
+      __builtin_choose_expr(0u + t == SHMLOG_ARG_F32,                                         \
+          (uint64_t)((union shmlog__f32_word){(float)__builtin_choose_expr(0u + t == SHMLOG_ARG_F32, r, 0)}).u, \
+          (uint64_t)(uintptr_t)__builtin_choose_expr(0u + t != SHMLOG_ARG_NONE, r, 0)))
 #endif
 /* How a call of n arguments passes them (SHMLOG__SEND). */
 #define SHMLOG__PASS_0 NONE
@@ -1106,7 +1182,7 @@ union shmlog__f32_word {
  * number's of its width), but for a long double's, a double's: copied from
  * the argument's local, as a function inlined at each of thousands of call
  * sites in one function cost GCC a tenth more compile time. */
-#define SHMLOG__A_IMAGE(i)                                                                    \
+#define SHMLOG__A_IMAGE(i, t, r)                                                              \
     __builtin_memcpy(shmlog__image + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i), SHMLOG__IMAGE_SOURCE(i), \
                      SHMLOG__A_BYTES(i));
 /* A long double is the one argument wider than its 8 image bytes; the
