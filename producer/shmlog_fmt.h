@@ -132,6 +132,8 @@ struct fmt_out {
 };
 
 constexpr bool fmt_is_digit(char c) { return c >= '0' && c <= '9'; }
+/* A floating-point presentation printf writes as fmt does, given a precision. */
+constexpr bool fmt_float_letter(char c) { return c == 'f' || c == 'F' || c == 'e' || c == 'E' || c == 'g' || c == 'G'; }
 
 /* The bytes of the UTF-8 character that starts with c (a fill character). */
 constexpr size_t fmt_fill_bytes(char c)
@@ -468,24 +470,28 @@ struct fmt_arg_info {
     size_t bytes;
     bool time_point;
     const char *unit; /* fmt_unit's */
-    char bare[8];     /* what a bare {} becomes, worked out once a type; "" where it takes more (a duration) */
+    /* what a bare {} becomes, worked out once a type: '%', "ll" if bare_ll, this letter; 0 where it takes more (a duration) */
+    char bare;
+    bool bare_ll;
 };
 constexpr fmt_arg_info fmt_arg_info_of(fmt_kind kind, size_t bytes, bool time_point, const char *unit)
 {
-    fmt_arg_info a{kind, bytes, time_point, unit, {}};
-    fmt_out out{a.bare, 0};
+    fmt_arg_info a{kind, bytes, time_point, unit, 0, false};
+    char conversion[8] = {};
+    fmt_out out{conversion, 0};
     int dyn = 0;
     bool entry = false;
     if (!time_point && unit && !unit[0] &&
-        fmt_conversion("", 0, kind, bytes, out, dyn, entry) == fmt_reason::none && !entry && !dyn)
-        return a;
-    a.bare[0] = 0;
+        fmt_conversion("", 0, kind, bytes, out, dyn, entry) == fmt_reason::none && !entry && !dyn) {
+        a.bare = conversion[out.n - 1];
+        a.bare_ll = out.n == 4;
+    }
     return a;
 }
 /* Per signature, once: the translation itself is no template, so that a
  * site's format costs its evaluation alone, not an instantiation of it. */
 template <typename... A> struct fmt_args_of {
-    static constexpr fmt_arg_info info[] = {fmt_arg_info{k_other, 0, false, "", {}},
+    static constexpr fmt_arg_info info[] = {fmt_arg_info{k_other, 0, false, "", 0, false},
                                             fmt_arg_info_of(fmt_kind_of<A>(), sizeof(A), is_time_point<A>::value, fmt_unit<A>())...};
 };
 
@@ -512,6 +518,9 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
     const bool suffixed = len >= sl && __builtin_strcmp(f + len - sl, fmt_suppressed) == 0;
     const size_t end = suffixed ? len - sl : len;
     fmt_specials specials(f, end);
+#ifdef __clang__
+    const size_t first_pct = specials.pct; /* kept for the output loop: its strchr reads all the format if none */
+#endif
     bool conv = false, brace = specials.open < end || specials.close < end, inside = false; /* inside: a placeholder, whose chrono spec's % is its own */
     /* without a '%' it is a {} format if it has a brace: no character to read */
     for (size_t i = specials.pct < end ? specials.next(0) : end; !conv && i < end; i = specials.next(i + 1)) {
@@ -534,7 +543,10 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
     fmt_out out{r.text, 0};
     r.fmt_style = true;
 #ifdef __clang__
-    specials = fmt_specials(f, end); /* the scan above may have passed them (GCC's next keeps no position) */
+    /* the scan above may have passed them (GCC's next keeps no position) */
+    specials.pct = first_pct;
+    specials.open = specials.find('{', 0);
+    specials.close = specials.find('}', 0);
 #endif
     const int placeholders_args = nargs - (suffixed ? 1 : 0);
     int next = 0;
@@ -562,40 +574,48 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
 #endif
         if (i >= end)
             break;
-        char c = f[i];
-        if (c == '%') {
+        const char c = f[i];
+        const char after = i + 1 < end ? f[i + 1] : 0; /* read once: each read costs the evaluator */
+        /* the placeholders first, the most of what comes here */
+        if (c == '{' && after == '}' && !names && !manual_seen && next < placeholders_args && args[next + 1].bare) {
+            /* a bare {}: its type's conversion as the general case below would write it, put as known
+             * characters where a copy would read each of them, at the evaluator's cost a read */
+            const fmt_arg_info &a = args[++next];
+            r.at = next;
+            auto_seen = true;
+            out.put('%');
+            if (a.bare_ll) {
+                out.put('l');
+                out.put('l');
+            }
+            out.put(a.bare);
+            i++;
+        } else if (c == '{' && after == ':' && i + 5 < end && f[i + 2] == '.' && f[i + 5] == '}' && !names &&
+                   !manual_seen && next < placeholders_args && args[next + 1].kind == k_float && args[next + 1].bare &&
+                   fmt_is_digit(f[i + 3]) && fmt_float_letter(f[i + 4])) {
+            /* {:.2f} on a plain floating-point number: "%.2f", as the general case below would write it */
+            r.at = ++next;
+            auto_seen = true;
+            out.put('%');
+            out.put('.');
+            out.put(f[i + 3]);
+            out.put(f[i + 4]);
+            i += 5;
+        } else if (c == '%') {
             out.put('%');
             out.put('%');
-            if (i + 1 < end && f[i + 1] == '%')
+            if (after == '%')
                 i++; /* %% is one percent sign, as a conversion letter after it needs */
         } else if (c == '}') {
-            if (i + 1 >= end || f[i + 1] != '}') {
+            if (after != '}') {
                 r.error = fmt_reason::unmatched_brace;
                 r.at = next + 1;
                 return;
             }
             out.put('}');
             i++;
-        } else if (c == '{' && i + 1 < end && f[i + 1] == '{') {
+        } else if (c == '{' && after == '{') {
             out.put('{');
-            i++;
-        } else if (c == '{' && i + 1 < end && f[i + 1] == '}' && !names && !manual_seen && next < placeholders_args &&
-                   args[next + 1].bare[0]) {
-            /* a bare {}, most placeholders: its type's conversion, as the general case below would write it */
-            const char *bare = args[++next].bare;
-            r.at = next;
-            auto_seen = true;
-#ifdef __clang__ /* one step for Clang, as the plain text; locals for GCC, as there */
-            const size_t bare_len = __builtin_strlen(bare);
-            __builtin_memcpy(out.p + out.n, bare, bare_len);
-            out.n += bare_len;
-#else
-            char *to = out.p;
-            size_t at = out.n;
-            for (size_t k = 0; bare[k]; k++)
-                to[at++] = bare[k];
-            out.n = at;
-#endif
             i++;
         } else if (c == '{') {
             /* the next special character, most often its '}'; else read past a nested {} (a width or
