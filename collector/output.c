@@ -345,6 +345,14 @@ static void share_file(struct output *out, int fd, const char *path)
         shm_warn(PROG, "--group: %s stays unreadable by the group: %s", path, strerror(errno));
 }
 
+/* Something else has a name the file was to take: it is left alone and the
+ * caller takes the next file number. -EEXIST. */
+static int name_taken(const char *path)
+{
+    shm_warn(PROG, "%s exists and is not ours: left alone, taking the next file number", path);
+    return -EEXIST;
+}
+
 /* Creates the file on disk and writes its header (once, before any frame). */
 int outfile_open(struct output *out, struct outfile *f)
 {
@@ -365,10 +373,8 @@ int outfile_open(struct output *out, struct outfile *f)
     /* A closed file under the name is skipped now; outfile_close still never
      * replaces one that appears meanwhile. */
     struct stat st;
-    if (lstat(f->final_path, &st) == 0) {
-        shm_warn(PROG, "%s exists and is not ours: left alone, taking the next file number", f->final_path);
-        return -EEXIST;
-    }
+    if (lstat(f->final_path, &st) == 0)
+        return name_taken(f->final_path);
     struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = created_ns,
                                   .collector_pid = (uint32_t)getpid(), .flags = SHLOG_FILE_SITES_FIRST | SHLOG_FILE_COLLECTOR_HOST};
     snprintf(h.host, sizeof(h.host), "%s", out->host);
@@ -388,13 +394,11 @@ int outfile_open(struct output *out, struct outfile *f)
             continue;
         if (f->fd < 0) {
             int e = errno;
-            if (e == EEXIST) {
-                shm_warn(PROG, "%s exists and is not ours: left alone, taking the next file number", f->part_path);
-            } else {
-                output_failed(out, "cannot create", f->part_path, e);
-                out->next_seq = f->seq; /* the number is free again */
-                out->seq_spent = 0;
-            }
+            if (e == EEXIST)
+                return name_taken(f->part_path);
+            output_failed(out, "cannot create", f->part_path, e);
+            out->next_seq = f->seq; /* the number is free again */
+            out->seq_spent = 0;
             return -e;
         }
         /* The proof that we write it, for the next start's recovery. */
@@ -425,10 +429,8 @@ int outfile_open(struct output *out, struct outfile *f)
         int e = errno;
         close(f->fd);
         f->fd = -1;
-        if (e == EEXIST) {
-            shm_warn(PROG, "%s exists and is not ours: left alone, taking the next file number", f->part_path);
-            return -EEXIST;
-        }
+        if (e == EEXIST)
+            return name_taken(f->part_path);
     }
     f->size = sizeof(hb);
     f->opened_ns = shm_mono_ns();

@@ -18,6 +18,7 @@
 #                                                said READY=1; $col is its pid
 #   collector_stop [SIGNAL]                      SIGNAL (TERM) to $col; its exit status
 #   segments_gone DIR [SECONDS]                  waits until the collector removed the segments
+#   traced PID                                   every thread of PID has a tracer (strace -f -p attached)
 #   tap_done / tap_finish                        the plan and the summary; exit status
 
 passed=0
@@ -240,6 +241,9 @@ dir_empty() { [ -z "$(ls -A "$1")" ]; }
 segments_gone() {
     wait_for "${2:-10}" dir_empty "$1"
 }
+
+# traced PID: every thread of PID has a tracer (an strace -f -p PID started in the background attached).
+traced() { ! grep -q '^TracerPid:[[:space:]]*0$' /proc/"$1"/task/*/status; }
 
 tap_done() {
     echo "1..$((passed + failed + skipped))"

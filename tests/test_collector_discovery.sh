@@ -1,9 +1,5 @@
 #!/bin/bash
-# Description: the collector drains a process whose segments it first saw unpublished and that got no
-# inotify event after they were published (a segment is made, sized, mapped and closed, and its header
-# written only after mlock returns): strace holds each of the producer's mlock calls for 0.5 s, and the
-# producer's records are in the collector's files within 5 s, not at the next listing of the directory
-# (a minute apart under an inotify watch). Then the same with three such producers at once.
+# Description: the collector drains a process whose ring it first saw before it had taken the process's meta, and that got no inotify event after the ring was published: strace holds each of the producer's mlock calls 0.5 s (its meta is seen unpublished and looked at again, and its ring's header comes 0.5 s after the ring's last event) and each of the collector's close calls 0.2 s (so the ring's events come before the meta's), and the producer's records are in the collector's files within 5 s while it runs, not at the next listing of the directory (a minute apart under an inotify watch). Then 32 producers started at once: all their records are in the files within 5 s while they run.
 # usage: test_collector_discovery.sh (meson test sets SHMLOG_DUMP, COLLECTOR, TEST_PRODUCER)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-discovery-XXXXXX)
@@ -52,8 +48,7 @@ collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 20
 strace -f -qq -p "$col" -o /dev/null -e trace=close -e inject=close:delay_enter=200000 &
 tracer=$!
 pids+=("$tracer")
-traced() { ! grep -q '^TracerPid:[[:space:]]*0$' /proc/"$col"/task/*/status; }
-wait_for 10 traced || bail "strace did not attach to every thread of the collector"
+wait_for 10 traced "$col" || bail "strace did not attach to every thread of the collector"
 producers 1 late strace -f -qq -o /dev/null -e trace=mlock -e inject=mlock:delay_exit=500000
 check "the producer logged its 300 records" wait_for 30 grep -q '^done 0$' "$tmp/late-1.out"
 check "its records are in the files within 5 s, while it runs" wait_for 5 has_records late 300

@@ -72,8 +72,7 @@ collector_start "$tmp/collector-sync.log" --dir "$seg" --out "$out" --rotate-siz
 strace -f -qq -p "$col" -o "$tmp/sync.strace" -e trace=fsync,fdatasync,sync_file_range,syncfs,io_uring_enter &
 tracer=$!
 pids+=("$tracer")
-traced() { ! grep -q '^TracerPid:[[:space:]]*0$' /proc/"$col"/task/*/status; }
-wait_for 10 traced || bail "strace did not attach to every thread of the collector"
+wait_for 10 traced "$col" || bail "strace did not attach to every thread of the collector"
 "$TEST_PRODUCER" --threads 2 --count 200000 --long-every 3 >"$tmp/producer-sync.out"
 segments_gone "$seg"
 kill -HUP "$col"
