@@ -30,6 +30,7 @@ group = int(os.environ.get("ROW_GROUP", str(1 << 20)))
 names = table.schema.names
 base = dict(compression="zstd", write_batch_size=_WRITE_BATCH, **_parquet_columns(table.schema))
 floats = ("id", "px", "exch_id", "field.seq", "bid", "ask", "realized", "unrealized", "gross")
+fields = [n for n in names if n not in _FIXED]
 filtered = ("ts", "level", "category", "app", "host", "pid", "tid", "seq", "site", "thread", "trace_id")
 
 
@@ -41,9 +42,6 @@ def site_keys(t: pa.Table) -> pa.Array:
     """Each row's site as a number (its dictionary index, or itself)."""
     col = t["site"].combine_chunks()
     return col.indices if pa.types.is_dictionary(col.type) else col
-
-
-fields = [n for n in names if n not in _FIXED]
 
 
 def by_site_in_groups() -> list:
@@ -86,6 +84,17 @@ SETS = {
                                                                        if n not in floats])),
     "dictionaries only where Arrow has them": (True, options(use_dictionary=[
         f.name for f in table.schema if pa.types.is_dictionary(f.type)])),
+    "field columns: no dictionary, no statistics": (True, options(
+        use_dictionary=[n for n in base["use_dictionary"] if n not in fields],
+        write_statistics=[n for n in base["write_statistics"] if n not in fields])),
+    "field columns: no dictionary, no statistics, lz4": (True, options(
+        use_dictionary=[n for n in base["use_dictionary"] if n not in fields],
+        write_statistics=[n for n in base["write_statistics"] if n not in fields],
+        compression={n: "lz4" if n in fields else "zstd" for n in names})),
+    "field columns: no dictionary, no statistics, uncompressed": (True, options(
+        use_dictionary=[n for n in base["use_dictionary"] if n not in fields],
+        write_statistics=[n for n in base["write_statistics"] if n not in fields],
+        compression={n: "none" if n in fields else "zstd" for n in names})),
 }
 SHAPES = {
     "no field columns": lambda: [table.drop_columns(fields)],
