@@ -1150,9 +1150,9 @@ constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own, const cha
         j.text[i] = d.text[i];
     return j;
 }
-/* What a site with no entries of its own joins: nothing, worked out for no one. */
-struct site_desc_none {
-    char text[1];
+/* The descriptor of a site with no entries of its own: its signature's, worked out once for all its sites. */
+struct site_desc_of_signature {
+    const char *text;
 };
 template <std::size_t M, typename... A> struct site_desc_join {
     static constexpr site_desc_joined<M, A...> make(const char *own, const char *texts, bool names)
@@ -1161,21 +1161,37 @@ template <std::size_t M, typename... A> struct site_desc_join {
     }
 };
 template <typename... A> struct site_desc_join<1, A...> {
-    static constexpr site_desc_none make(const char *, const char *, bool) { return {}; }
+    static constexpr site_desc_of_signature make(const char *, const char *, bool) { return {site_desc_of<A...>::text}; }
+};
+/* A printf format's site: the literal as written, no entries of its own. */
+struct fmt_site_literal {
+    const char *text;
+    const char *desc;
+    size_t desc_len;
+    bool fmt_style;
+    fmt_reason error;
+    int at;
 };
 /* A site's format of N bytes translated against its arguments R, and its
  * descriptor (M bytes of its own): a function per signature and size, not
  * an expansion per argument at each site. The call texts are read for names
  * only where an argument is a named one (a flag, not a null pointer: GCC's
- * UBSan takes an array's address compared with 0 as not constant). */
+ * UBSan takes an array's address compared with 0 as not constant). What the
+ * site registers is the result's text either way, not a choice at the site
+ * (SHMLOG__SITE_FORMAT). */
 template <std::size_t N, bool Braces, typename... R>
 constexpr auto site_fmt(call_args<R...> *, const char *f, const char *texts)
 {
-    if constexpr (Braces)
-        return fmt_translate<N, void, typename value_of<typename unnamed<R>::type>::type...>(f, texts,
-                                                                                             call_args<R...>::named);
-    else
-        return fmt_site<1>{}; /* a printf format: nothing of its own */
+    if constexpr (Braces) {
+        auto r = fmt_translate<N, void, typename value_of<typename unnamed<R>::type>::type...>(f, texts,
+                                                                                          call_args<R...>::named);
+        if (!r.fmt_style) /* a printf format with braces ({"px":%f}): the literal as written */
+            for (std::size_t i = 0; f[i]; i++)
+                r.text[i] = f[i];
+        return r;
+    } else {
+        return fmt_site_literal{f, "", 0, false, fmt_reason::none, 0};
+    }
 }
 template <std::size_t M, typename... R>
 constexpr auto site_desc_for(call_args<R...> *, const char *own, const char *texts)
@@ -1407,5 +1423,5 @@ constexpr auto site_desc_for(call_args<R...> *, const char *own, const char *tex
 /* The format if it is a literal, "" if not (whose error is the literal check's alone): tested once a
  * site, as GCC's parser spends 0.07 M instructions on each such conditional. */
 #define SHMLOG__CXX_LITERAL(fmt) (__builtin_constant_p(fmt) ? (fmt) : "")
-#define SHMLOG__SITE_FORMAT(n, ...) (shmlog__fmt.fmt_style ? shmlog__fmt.text : shmlog__literal)
-#define SHMLOG__SITE_DESC(n, ...) (shmlog__desc.text[0] ? shmlog__desc.text : shmlog__args::desc)
+#define SHMLOG__SITE_FORMAT(n, ...) shmlog__fmt.text
+#define SHMLOG__SITE_DESC(n, ...) shmlog__desc.text
