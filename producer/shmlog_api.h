@@ -1955,6 +1955,7 @@ static __attribute__((noinline)) SHMLOG__WHOLE_PARAMS void write_params(params<P
     shmlog__write_args<SHMLOG__KNOWN_NARGS(nargs)>(s, tsc, lcf, nargs, sig::table.v + 1, v, n, nullptr, 0, nullptr);
 }
 template <typename... A> struct site_desc_of; /* shmlog_fmt.h */
+template <typename... R> struct site_strings;
 /* A call's argument types R (decayed; a named argument's as written): what
  * its site needs of them, worked out once for all the sites of the
  * signature, so that a site expands no macro per argument for them. */
@@ -1965,6 +1966,7 @@ template <typename... R> struct call_args {
     static constexpr bool ok = (true && ... && supported<typename unnamed<R>::type>::value);
     static constexpr bool named = (false || ... || !std::is_same<R, typename unnamed<R>::type>::value);
     static constexpr const char *desc = site_desc_of<void, typename unnamed<R>::type...>::text;
+    typedef site_strings<R...> strings;
 };
 /* Never called: a call's argument types (after its format) and its writer's
  * parameters, from the arm of a conditional not taken. */

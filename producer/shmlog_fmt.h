@@ -1179,25 +1179,30 @@ struct fmt_site_literal {
  * UBSan takes an array's address compared with 0 as not constant). What the
  * site registers is the result's text either way, not a choice at the site
  * (SHMLOG__SITE_FORMAT). */
-template <std::size_t N, bool Braces, typename... R>
-constexpr auto site_fmt(call_args<R...> *, const char *f, const char *texts)
-{
-    if constexpr (Braces) {
-        auto r = fmt_translate<N, void, typename value_of<typename unnamed<R>::type>::type...>(f, texts,
-                                                                                          call_args<R...>::named);
-        if (!r.fmt_style) /* a printf format with braces ({"px":%f}): the literal as written */
-            for (std::size_t i = 0; f[i]; i++)
-                r.text[i] = f[i];
-        return r;
-    } else {
-        return fmt_site_literal{f, "", 0, false, fmt_reason::none, 0};
+template <typename... R> struct site_strings {
+    template <std::size_t N, bool Braces> static constexpr auto format(const char *f, const char *texts)
+    {
+        if constexpr (Braces) {
+            auto r = fmt_translate<N, void, typename value_of<typename unnamed<R>::type>::type...>(
+                f, texts, call_args<R...>::named);
+            if (!r.fmt_style) /* a printf format with braces ({"px":%f}): the literal as written */
+                for (std::size_t i = 0; f[i]; i++)
+                    r.text[i] = f[i];
+            return r;
+        } else {
+            return fmt_site_literal{f, "", 0, false, fmt_reason::none, 0};
+        }
     }
-}
-template <std::size_t M, typename... R>
-constexpr auto site_desc_for(call_args<R...> *, const char *own, const char *texts)
-{
-    return site_desc_join<M, void, typename unnamed<R>::type...>::make(own, texts, call_args<R...>::named);
-}
+    /* site_names_bytes, read only where an argument is a named one */
+    static constexpr std::size_t names_bytes(const char *texts, std::size_t n)
+    {
+        return call_args<R...>::named ? site_names_bytes(texts, true, n) : 0;
+    }
+    template <std::size_t M> static constexpr auto desc(const char *own, const char *texts)
+    {
+        return site_desc_join<M, void, typename unnamed<R>::type...>::make(own, texts, call_args<R...>::named);
+    }
+};
 } // namespace shmlog_detail
 
 /* Once, at namespace scope, after the struct and after those of its members'
@@ -1412,13 +1417,12 @@ constexpr auto site_desc_for(call_args<R...> *, const char *own, const char *tex
 #define SHMLOG__FMT_DECL(n, ...)                                                             \
     static constexpr const char *shmlog__texts = "" SHMLOG__EACH_N(n, SHMLOG__A_TEXT, __VA_ARGS__); \
     static constexpr const char *shmlog__literal = SHMLOG__CXX_LITERAL(SHMLOG__FIRST(__VA_ARGS__));   \
-    static constexpr auto shmlog__fmt = shmlog_detail::site_fmt<sizeof(SHMLOG__FIRST(__VA_ARGS__)),   \
-        shmlog_detail::fmt_has_brace(shmlog__literal)>(static_cast<shmlog__args *>(nullptr), shmlog__literal, \
-                                                       shmlog__texts);                         \
+    static constexpr auto shmlog__fmt = shmlog__args::strings::template format<sizeof(SHMLOG__FIRST(__VA_ARGS__)), \
+        shmlog_detail::fmt_has_brace(shmlog__literal)>(shmlog__literal, shmlog__texts);         \
     static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");   \
-    static constexpr auto shmlog__desc = shmlog_detail::site_desc_for<                       \
-        shmlog__fmt.desc_len + 1 + shmlog_detail::site_names_bytes(shmlog__texts, shmlog__args::named, n)>( \
-        static_cast<shmlog__args *>(nullptr), shmlog__fmt.desc, shmlog__texts);
+    static constexpr auto shmlog__desc = shmlog__args::strings::template desc<              \
+        shmlog__fmt.desc_len + 1 + shmlog__args::strings::names_bytes(shmlog__texts, n)>( \
+        shmlog__fmt.desc, shmlog__texts);
 #define SHMLOG__A_TEXT(i, x) "\0" #x
 /* The format if it is a literal, "" if not (whose error is the literal check's alone): tested once a
  * site, as GCC's parser spends 0.07 M instructions on each such conditional. */
