@@ -1002,6 +1002,7 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
  * arguments from being empty, then room for the arguments' offsets in the
  * image, which shmlog__lay_out writes for shmlog__write_w<n>. */
 #define SHMLOG__TYPES_DECL(n, f) static uint8_t shmlog__types[1 + 2 * (n)] = {0 SHMLOG__UPTO(n, SHMLOG__A_TYPE)};
+#define SHMLOG__SITE_TYPES(n, f) shmlog__types + 1
 #define SHMLOG__A_TYPE(i, t, r) , t
 #define SHMLOG__PREV_1 0
 #define SHMLOG__PREV_2 1
@@ -1961,7 +1962,7 @@ template <typename... R> struct site_strings;
  * signature, so that a site expands no macro per argument for them. */
 template <typename... R> struct call_args {
     typedef signature<void, typename unnamed<R>::type...> sig;
-    static constexpr const uint8_t *types = sig::table.v;
+    static constexpr const uint8_t *types = sig::table.v + 1; /* the arguments' codes, past the leading 0 */
     static constexpr unsigned nargs = sizeof sig::table.v - 1u;
     static constexpr bool ok = (true && ... && supported<typename unnamed<R>::type>::value);
     static constexpr bool named = (false || ... || !std::is_same<R, typename unnamed<R>::type>::value);
@@ -2004,7 +2005,8 @@ inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename
     (void)(true ? 0 : (shmlog_detail::fmt_checker<(!shmlog__fmt.fmt_style && shmlog__args::ok)>::check( \
                            SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH_N(n, SHMLOG__A_FMT, __VA_ARGS__)), 0))
 #define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
-#define SHMLOG__TYPES_DECL(n, ...) static constexpr const uint8_t *shmlog__types = shmlog__args::types;
+#define SHMLOG__TYPES_DECL(n, ...)
+#define SHMLOG__SITE_TYPES(n, ...) shmlog__args::types
 #define SHMLOG__SITE_NARGS(n, ...) shmlog__args::nargs
 #define SHMLOG__SITE_LAYOUT(n, ...) 0u, 0u, 0u, 0u /* the signature's writer knows it */
 #define SHMLOG__VALUES_DECL(n, ...)
@@ -2295,7 +2297,7 @@ void shmlog__bad_category(void) __attribute__((error(
                                                       SHMLOG__SITE_NARGS(n, __VA_ARGS__), __LINE__, \
                                                       __FILE__, __func__,                       \
                                                       SHMLOG__SITE_FORMAT(n, __VA_ARGS__),      \
-                                                      SHMLOG__SITE_DESC(n, __VA_ARGS__), shmlog__types + 1}; \
+                                                      SHMLOG__SITE_DESC(n, __VA_ARGS__), SHMLOG__SITE_TYPES(n, __VA_ARGS__)}; \
     SHMLOG__VALUES_DECL(n, __VA_ARGS__)                                                        \
     SHMLOG__SEND(n, shmlog__lvl | shmlog__cat << 8 | shmlog__flags << 16, __VA_ARGS__)
 
