@@ -2023,24 +2023,24 @@ inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename
 
 /* ---- the logging macros ---- */
 
-/* A category's level a call must reach, the low byte of its level word
- * (shmlog_level_word): read alone where bytes are little-endian, so the
- * call's test is one compare with memory. */
+/* Whether a call's level lvl reaches the live level of its category cat,
+ * the low byte of its level word (shmlog_level_word): read alone where
+ * bytes are little-endian, so the call's test is one compare with memory. */
 #if defined(__cplusplus) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /* C++: a function, as GCC's parser spends 0.47 M instructions a site on the two atomic loads and casts
- * written out (the code is the same once inlined) */
+ * written out, and 0.04 M on the compare of an enumerator (the code is the same once inlined) */
 namespace shmlog_detail {
-inline __attribute__((always_inline)) uint8_t threshold(unsigned cat)
+inline __attribute__((always_inline)) bool live(unsigned lvl, unsigned cat)
 {
-    return shmlog__load_relaxed(static_cast<const uint8_t *>(static_cast<const void *>(shmlog__load_relaxed(&shmlog__levels) + cat)));
+    return lvl >= shmlog__load_relaxed(static_cast<const uint8_t *>(static_cast<const void *>(shmlog__load_relaxed(&shmlog__levels) + cat)));
 }
 } // namespace shmlog_detail
-#define SHMLOG__THRESHOLD(cat) shmlog_detail::threshold(cat)
+#define SHMLOG__LIVE(lvl, cat) shmlog_detail::live(lvl, cat)
 #elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define SHMLOG__THRESHOLD(cat) \
-    shmlog__load_relaxed(SHMLOG__CAST(const uint8_t *, SHMLOG__CAST(const void *, shmlog__load_relaxed(&shmlog__levels) + (cat))))
+#define SHMLOG__LIVE(lvl, cat) \
+    ((lvl) >= shmlog__load_relaxed(SHMLOG__CAST(const uint8_t *, SHMLOG__CAST(const void *, shmlog__load_relaxed(&shmlog__levels) + (cat)))))
 #else
-#define SHMLOG__THRESHOLD(cat) (shmlog__load_relaxed(&shmlog__load_relaxed(&shmlog__levels)[cat]) & 0xFFu)
+#define SHMLOG__LIVE(lvl, cat) ((lvl) >= (shmlog__load_relaxed(&shmlog__load_relaxed(&shmlog__levels)[cat]) & 0xFFu))
 #endif
 
 /* Misuse the compiler can see stops the build with one message: a level or
@@ -2239,13 +2239,26 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__LEVELS_CHECKED(cat, lvl)                                                         \
     unsigned shmlog__flags = 0;                                                                \
     const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl, shmlog__flags);                        \
-    const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);
+    const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);                     \
+    SHMLOG__CHECKED_LCF
 #if defined(__cplusplus) && defined(__clang__)
 /* unsigned, not enumerators: Clang looks up every operator on an enumerator as an overloadable one, 1.6 M
  * instructions a site (GCC's enumerators cost it less than variables) */
 #define SHMLOG__LEVELS_BUILTIN(cat, lvl) constexpr unsigned shmlog__flags = 0, shmlog__lvl = lvl, shmlog__cat = cat;
+#define SHMLOG__CHECKED_LCF
+#define SHMLOG__LCF shmlog__lvl | shmlog__cat << 8 | shmlog__flags << 16
+#elif defined(__cplusplus)
+/* The record's level word (SHMLOG__LCF) an enumerator too, made of the unsigned values: GCC looks up
+ * each operator on an enumerator as an overloadable one, 0.06 M instructions a site for its three. */
+#define SHMLOG__LEVELS_BUILTIN(cat, lvl)                                                       \
+    enum { shmlog__flags = 0, shmlog__lvl = lvl, shmlog__cat = cat,                           \
+           shmlog__lcf = static_cast<unsigned>(lvl) | static_cast<unsigned>(cat) << 8 };
+#define SHMLOG__CHECKED_LCF const unsigned shmlog__lcf = shmlog__lvl | shmlog__cat << 8 | shmlog__flags << 16;
+#define SHMLOG__LCF shmlog__lcf
 #else
 #define SHMLOG__LEVELS_BUILTIN(cat, lvl) enum { shmlog__flags = 0, shmlog__lvl = lvl, shmlog__cat = cat };
+#define SHMLOG__CHECKED_LCF
+#define SHMLOG__LCF shmlog__lvl | shmlog__cat << 8 | shmlog__flags << 16
 #endif
 
 /* Where a call reads its record's TSC: in its writer, after the arguments
@@ -2276,7 +2289,7 @@ void shmlog__bad_category(void) __attribute__((error(
         levels(cat, lvl)                                                                       \
         /* below SHMLOG_ACTIVE_LEVEL, a constant level leaves nothing of the call */          \
         if (SHMLOG__CAST(int, shmlog__lvl) >= SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) &&         \
-            SHMLOG__LIKELY(shmlog__lvl >= SHMLOG__THRESHOLD(shmlog__cat))) {                      \
+            SHMLOG__LIKELY(SHMLOG__LIVE(shmlog__lvl, shmlog__cat))) {                           \
             SHMLOG__SITE_TSC(n)                                                                \
             gate                                                                               \
             SHMLOG__WITH_ARGS(n, __VA_ARGS__)                                                  \
@@ -2299,7 +2312,7 @@ void shmlog__bad_category(void) __attribute__((error(
                                                       SHMLOG__SITE_FORMAT(n, __VA_ARGS__),      \
                                                       SHMLOG__SITE_DESC(n, __VA_ARGS__), SHMLOG__SITE_TYPES(n, __VA_ARGS__)}; \
     SHMLOG__VALUES_DECL(n, __VA_ARGS__)                                                        \
-    SHMLOG__SEND(n, shmlog__lvl | shmlog__cat << 8 | shmlog__flags << 16, __VA_ARGS__)
+    SHMLOG__SEND(n, SHMLOG__LCF, __VA_ARGS__)
 
 /* ---- rate-limited calls ---- */
 
