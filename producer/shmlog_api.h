@@ -1208,7 +1208,7 @@ union shmlog__f32_word {
                               SHMLOG__A_LONG_DOUBLE(i), shmlog__r##i, 0.0)},                  \
                           (const void *)&shmlog__r##i)
 #define SHMLOG__A_LONG_DOUBLE(i) (sizeof(shmlog__r##i) > 8 && 0u + shmlog__t##i == SHMLOG_ARG_F64)
-/* The site's layout (struct shmlog__site) is worked out when it registers. */
+/* A C site's word and layout (struct shmlog__site): zero, worked out when it registers. */
 #define SHMLOG__SITE_RECORD struct shmlog__site
 #define SHMLOG__SITE_LAYOUT(n, f) 0, 0u, 0u, 0u, 0u,
 #else
@@ -1970,7 +1970,7 @@ static __attribute__((noinline)) SHMLOG__WHOLE_PARAMS void write_params(params<P
     shmlog__write_args<SHMLOG__KNOWN_NARGS(nargs)>(s, tsc, lcf, nargs, sig::table.v + 1, v, n, nullptr, 0, nullptr);
 }
 template <typename... A> struct site_desc_of; /* shmlog_fmt.h */
-template <typename... R> struct site_strings;
+template <typename... R> struct site_strings; /* shmlog_fmt.h */
 /* A call's argument types R (decayed; a named argument's as written): what
  * its site needs of them, worked out once for all the sites of the
  * signature, so that a site expands no macro per argument for them. */

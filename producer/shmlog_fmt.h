@@ -1173,12 +1173,13 @@ struct fmt_site_literal {
     int at;
 };
 /* A site's format of N bytes translated against its arguments R, and its
- * descriptor (M bytes of its own): a function per signature and size, not
- * an expansion per argument at each site. The call texts are read for names
- * only where an argument is a named one (a flag, not a null pointer: GCC's
- * UBSan takes an array's address compared with 0 as not constant). What the
- * site registers is the result's text either way, not a choice at the site
- * (SHMLOG__SITE_FORMAT). */
+ * descriptor (M bytes of its own): members of its signature's class, which
+ * the site names through call_args::strings (no deduction of R at each site),
+ * not an expansion per argument at each site. The call texts are read for
+ * names only where an argument is a named one (a flag, not a null pointer:
+ * GCC's UBSan takes an array's address compared with 0 as not constant).
+ * What the site registers is the results' text either way, not a choice at
+ * the site (SHMLOG__SITE_FORMAT, SHMLOG__SITE_DESC). */
 template <typename... R> struct site_strings {
     template <std::size_t N, bool Braces> static constexpr auto format(const char *f, const char *texts)
     {
