@@ -717,19 +717,32 @@ SHMLOG__INLINE struct shmlog__cursor shmlog__cursor_at(uint8_t *head, uint64_t p
 }
 
 #ifdef __cplusplus
+/* A C++ call's static record of itself: what its registration reads, a C
+ * site's fields without the word and the layout, which its signature's
+ * writer has in its code (48 bytes, not 80, and five initialisers fewer for
+ * the compiler at each site). */
+struct shmlog__cxx_site {
+    unsigned nargs;
+    int line;
+    const char *file;
+    const char *func;
+    const char *fmt;
+    const char *desc;
+    const uint8_t *types;
+};
 /* What a C++ call hands its writer: its site word, the one datum of the site
  * every call reads, beside its static record of itself, which is const and
  * so in another section: the words of many sites share cache lines, as a
- * word inside each 80-byte record would not. */
+ * word inside each record would not. */
 struct __attribute__((aligned(16))) shmlog__site_ref {
     uint64_t word;
-    const struct shmlog__site *site;
+    const struct shmlog__cxx_site *site;
 };
 /* A site's first call registers it, out of line: inlined, GCC loads the
  * static's address in every call, ahead of the branch that needs it. */
 inline __attribute__((noinline, cold)) uint64_t shmlog__site_register_ref(struct shmlog__site_ref *ref, unsigned lcf)
 {
-    const struct shmlog__site *s = ref->site;
+    const struct shmlog__cxx_site *s = ref->site;
     return shmlog__register_site(&ref->word, static_cast<int>(lcf & 0xFFu), static_cast<int>(lcf >> 8 & 0xFFu), s->file,
                                  s->line, s->func, s->fmt, s->desc, s->nargs, s->types);
 }
@@ -1002,6 +1015,7 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
  * arguments from being empty, then room for the arguments' offsets in the
  * image, which shmlog__lay_out writes for shmlog__write_w<n>. */
 #define SHMLOG__TYPES_DECL(n, f) static uint8_t shmlog__types[1 + 2 * (n)] = {0 SHMLOG__UPTO(n, SHMLOG__A_TYPE)};
+#define SHMLOG__SITE_TYPES(n, f) shmlog__types + 1
 #define SHMLOG__A_TYPE(i, t, r) , t
 #define SHMLOG__PREV_1 0
 #define SHMLOG__PREV_2 1
@@ -1194,8 +1208,9 @@ union shmlog__f32_word {
                               SHMLOG__A_LONG_DOUBLE(i), shmlog__r##i, 0.0)},                  \
                           (const void *)&shmlog__r##i)
 #define SHMLOG__A_LONG_DOUBLE(i) (sizeof(shmlog__r##i) > 8 && 0u + shmlog__t##i == SHMLOG_ARG_F64)
-/* The site's layout (struct shmlog__site) is worked out when it registers. */
-#define SHMLOG__SITE_LAYOUT(n, f) 0u, 0u, 0u, 0u
+/* A C site's word and layout (struct shmlog__site): zero, worked out when it registers. */
+#define SHMLOG__SITE_RECORD struct shmlog__site
+#define SHMLOG__SITE_LAYOUT(n, f) 0, 0u, 0u, 0u, 0u,
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
@@ -1955,16 +1970,18 @@ static __attribute__((noinline)) SHMLOG__WHOLE_PARAMS void write_params(params<P
     shmlog__write_args<SHMLOG__KNOWN_NARGS(nargs)>(s, tsc, lcf, nargs, sig::table.v + 1, v, n, nullptr, 0, nullptr);
 }
 template <typename... A> struct site_desc_of; /* shmlog_fmt.h */
+template <typename... R> struct site_strings; /* shmlog_fmt.h */
 /* A call's argument types R (decayed; a named argument's as written): what
  * its site needs of them, worked out once for all the sites of the
  * signature, so that a site expands no macro per argument for them. */
 template <typename... R> struct call_args {
     typedef signature<void, typename unnamed<R>::type...> sig;
-    static constexpr const uint8_t *types = sig::table.v;
+    static constexpr const uint8_t *types = sig::table.v + 1; /* the arguments' codes, past the leading 0 */
     static constexpr unsigned nargs = sizeof sig::table.v - 1u;
     static constexpr bool ok = (true && ... && supported<typename unnamed<R>::type>::value);
     static constexpr bool named = (false || ... || !std::is_same<R, typename unnamed<R>::type>::value);
     static constexpr const char *desc = site_desc_of<void, typename unnamed<R>::type...>::text;
+    typedef site_strings<R...> strings;
 };
 /* Never called: a call's argument types (after its format) and its writer's
  * parameters, from the arm of a conditional not taken. */
@@ -2002,9 +2019,11 @@ inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename
     (void)(true ? 0 : (shmlog_detail::fmt_checker<(!shmlog__fmt.fmt_style && shmlog__args::ok)>::check( \
                            SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH_N(n, SHMLOG__A_FMT, __VA_ARGS__)), 0))
 #define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
-#define SHMLOG__TYPES_DECL(n, ...) static constexpr const uint8_t *shmlog__types = shmlog__args::types;
+#define SHMLOG__TYPES_DECL(n, ...)
+#define SHMLOG__SITE_TYPES(n, ...) shmlog__args::types
 #define SHMLOG__SITE_NARGS(n, ...) shmlog__args::nargs
-#define SHMLOG__SITE_LAYOUT(n, ...) 0u, 0u, 0u, 0u /* the signature's writer knows it */
+#define SHMLOG__SITE_RECORD struct shmlog__cxx_site
+#define SHMLOG__SITE_LAYOUT(n, ...) /* the signature's writer knows it */
 #define SHMLOG__VALUES_DECL(n, ...)
 /* each argument as it is, converted to its writer's parameter by the call
  * (site_param): passed through a function's references instead, Clang
@@ -2019,24 +2038,24 @@ inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename
 
 /* ---- the logging macros ---- */
 
-/* A category's level a call must reach, the low byte of its level word
- * (shmlog_level_word): read alone where bytes are little-endian, so the
- * call's test is one compare with memory. */
+/* Whether a call's level lvl reaches the live level of its category cat,
+ * the low byte of its level word (shmlog_level_word): read alone where
+ * bytes are little-endian, so the call's test is one compare with memory. */
 #if defined(__cplusplus) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /* C++: a function, as GCC's parser spends 0.47 M instructions a site on the two atomic loads and casts
- * written out (the code is the same once inlined) */
+ * written out, and 0.04 M on the compare of an enumerator (the code is the same once inlined) */
 namespace shmlog_detail {
-inline __attribute__((always_inline)) uint8_t threshold(unsigned cat)
+inline __attribute__((always_inline)) bool live(unsigned lvl, unsigned cat)
 {
-    return shmlog__load_relaxed(static_cast<const uint8_t *>(static_cast<const void *>(shmlog__load_relaxed(&shmlog__levels) + cat)));
+    return lvl >= shmlog__load_relaxed(static_cast<const uint8_t *>(static_cast<const void *>(shmlog__load_relaxed(&shmlog__levels) + cat)));
 }
 } // namespace shmlog_detail
-#define SHMLOG__THRESHOLD(cat) shmlog_detail::threshold(cat)
+#define SHMLOG__LIVE(lvl, cat) shmlog_detail::live(lvl, cat)
 #elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define SHMLOG__THRESHOLD(cat) \
-    shmlog__load_relaxed(SHMLOG__CAST(const uint8_t *, SHMLOG__CAST(const void *, shmlog__load_relaxed(&shmlog__levels) + (cat))))
+#define SHMLOG__LIVE(lvl, cat) \
+    ((lvl) >= shmlog__load_relaxed(SHMLOG__CAST(const uint8_t *, SHMLOG__CAST(const void *, shmlog__load_relaxed(&shmlog__levels) + (cat)))))
 #else
-#define SHMLOG__THRESHOLD(cat) (shmlog__load_relaxed(&shmlog__load_relaxed(&shmlog__levels)[cat]) & 0xFFu)
+#define SHMLOG__LIVE(lvl, cat) ((lvl) >= (shmlog__load_relaxed(&shmlog__load_relaxed(&shmlog__levels)[cat]) & 0xFFu))
 #endif
 
 /* Misuse the compiler can see stops the build with one message: a level or
@@ -2132,7 +2151,9 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__CAT2(a, b) SHMLOG__CAT_(a, b)
 /* SHMLOG__EACH(M, fmt, a1..an): M(1, a1) ... M(n, an); the format is skipped. A
  * call counts its arguments once and names the count, n, to SHMLOG__EACH_N:
- * a count is some hundred thousand of GCC's instructions. */
+ * a count is some hundred thousand of GCC's instructions. Up to 8 written out,
+ * as each macro level more rescans the list (0.03 M instructions a C++ site of
+ * the trading mix on GCC). */
 #define SHMLOG__EACH(M, ...) SHMLOG__EACH_N(SHMLOG__NARGS(__VA_ARGS__), M, __VA_ARGS__)
 #define SHMLOG__EACH_N(n, M, ...) SHMLOG__CAT2(SHMLOG__EACH_, n)(M, __VA_ARGS__)
 #define SHMLOG__EACH_0(M, f)
@@ -2140,10 +2161,10 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__EACH_2(M, f, a, b) M(1, a) M(2, b)
 #define SHMLOG__EACH_3(M, f, a, b, c) M(1, a) M(2, b) M(3, c)
 #define SHMLOG__EACH_4(M, f, a, b, c, d) M(1, a) M(2, b) M(3, c) M(4, d)
-#define SHMLOG__EACH_5(M, f, a, b, c, d, e) SHMLOG__EACH_4(M, f, a, b, c, d) M(5, e)
-#define SHMLOG__EACH_6(M, f, a, b, c, d, e, g) SHMLOG__EACH_5(M, f, a, b, c, d, e) M(6, g)
-#define SHMLOG__EACH_7(M, f, a, b, c, d, e, g, h) SHMLOG__EACH_6(M, f, a, b, c, d, e, g) M(7, h)
-#define SHMLOG__EACH_8(M, f, a, b, c, d, e, g, h, i) SHMLOG__EACH_7(M, f, a, b, c, d, e, g, h) M(8, i)
+#define SHMLOG__EACH_5(M, f, a, b, c, d, e) M(1, a) M(2, b) M(3, c) M(4, d) M(5, e)
+#define SHMLOG__EACH_6(M, f, a, b, c, d, e, g) M(1, a) M(2, b) M(3, c) M(4, d) M(5, e) M(6, g)
+#define SHMLOG__EACH_7(M, f, a, b, c, d, e, g, h) M(1, a) M(2, b) M(3, c) M(4, d) M(5, e) M(6, g) M(7, h)
+#define SHMLOG__EACH_8(M, f, a, b, c, d, e, g, h, i) M(1, a) M(2, b) M(3, c) M(4, d) M(5, e) M(6, g) M(7, h) M(8, i)
 #define SHMLOG__EACH_9(M, f, a, b, c, d, e, g, h, i, j) SHMLOG__EACH_8(M, f, a, b, c, d, e, g, h, i) M(9, j)
 #define SHMLOG__EACH_10(M, f, a, b, c, d, e, g, h, i, j, k) \
     SHMLOG__EACH_9(M, f, a, b, c, d, e, g, h, i, j) M(10, k)
@@ -2240,8 +2261,21 @@ void shmlog__bad_category(void) __attribute__((error(
 /* unsigned, not enumerators: Clang looks up every operator on an enumerator as an overloadable one, 1.6 M
  * instructions a site (GCC's enumerators cost it less than variables) */
 #define SHMLOG__LEVELS_BUILTIN(cat, lvl) constexpr unsigned shmlog__flags = 0, shmlog__lvl = lvl, shmlog__cat = cat;
+#define SHMLOG__LCF shmlog__lvl | shmlog__cat << 8 | shmlog__flags << 16
+#elif defined(__cplusplus)
+#define SHMLOG__LEVELS_BUILTIN(cat, lvl) enum { shmlog__flags = 0, shmlog__lvl = lvl, shmlog__cat = cat };
+/* The record's level word by a function: GCC looks up each operator on an enumerator as an overloadable
+ * one, 0.05 M instructions a site for the three written out (the code is the same once inlined). */
+namespace shmlog_detail {
+inline __attribute__((always_inline)) unsigned lcf(unsigned lvl, unsigned cat, unsigned flags)
+{
+    return lvl | cat << 8 | flags << 16;
+}
+} // namespace shmlog_detail
+#define SHMLOG__LCF shmlog_detail::lcf(shmlog__lvl, shmlog__cat, shmlog__flags)
 #else
 #define SHMLOG__LEVELS_BUILTIN(cat, lvl) enum { shmlog__flags = 0, shmlog__lvl = lvl, shmlog__cat = cat };
+#define SHMLOG__LCF shmlog__lvl | shmlog__cat << 8 | shmlog__flags << 16
 #endif
 
 /* Where a call reads its record's TSC: in its writer, after the arguments
@@ -2272,7 +2306,7 @@ void shmlog__bad_category(void) __attribute__((error(
         levels(cat, lvl)                                                                       \
         /* below SHMLOG_ACTIVE_LEVEL, a constant level leaves nothing of the call */          \
         if (SHMLOG__CAST(int, shmlog__lvl) >= SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) &&         \
-            SHMLOG__LIKELY(shmlog__lvl >= SHMLOG__THRESHOLD(shmlog__cat))) {                      \
+            SHMLOG__LIKELY(SHMLOG__LIVE(shmlog__lvl, shmlog__cat))) {                           \
             SHMLOG__SITE_TSC(n)                                                                \
             gate                                                                               \
             SHMLOG__WITH_ARGS(n, __VA_ARGS__)                                                  \
@@ -2289,13 +2323,13 @@ void shmlog__bad_category(void) __attribute__((error(
     if (0)                                                                                     \
         SHMLOG__FORMAT_CHECK(n, __VA_ARGS__);                                                  \
     SHMLOG__TYPES_DECL(n, __VA_ARGS__)                                                         \
-    static SHMLOG__SITE_CONST struct shmlog__site shmlog__site_static = {0, SHMLOG__SITE_LAYOUT(n, __VA_ARGS__), \
+    static SHMLOG__SITE_CONST SHMLOG__SITE_RECORD shmlog__site_static = {SHMLOG__SITE_LAYOUT(n, __VA_ARGS__) \
                                                       SHMLOG__SITE_NARGS(n, __VA_ARGS__), __LINE__, \
                                                       __FILE__, __func__,                       \
                                                       SHMLOG__SITE_FORMAT(n, __VA_ARGS__),      \
-                                                      SHMLOG__SITE_DESC(n, __VA_ARGS__), shmlog__types + 1}; \
+                                                      SHMLOG__SITE_DESC(n, __VA_ARGS__), SHMLOG__SITE_TYPES(n, __VA_ARGS__)}; \
     SHMLOG__VALUES_DECL(n, __VA_ARGS__)                                                        \
-    SHMLOG__SEND(n, shmlog__lvl | shmlog__cat << 8 | shmlog__flags << 16, __VA_ARGS__)
+    SHMLOG__SEND(n, SHMLOG__LCF, __VA_ARGS__)
 
 /* ---- rate-limited calls ---- */
 

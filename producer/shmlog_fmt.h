@@ -1150,9 +1150,9 @@ constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own, const cha
         j.text[i] = d.text[i];
     return j;
 }
-/* What a site with no entries of its own joins: nothing, worked out for no one. */
-struct site_desc_none {
-    char text[1];
+/* The descriptor of a site with no entries of its own: its signature's, worked out once for all its sites. */
+struct site_desc_of_signature {
+    const char *text;
 };
 template <std::size_t M, typename... A> struct site_desc_join {
     static constexpr site_desc_joined<M, A...> make(const char *own, const char *texts, bool names)
@@ -1161,27 +1161,49 @@ template <std::size_t M, typename... A> struct site_desc_join {
     }
 };
 template <typename... A> struct site_desc_join<1, A...> {
-    static constexpr site_desc_none make(const char *, const char *, bool) { return {}; }
+    static constexpr site_desc_of_signature make(const char *, const char *, bool) { return {site_desc_of<A...>::text}; }
+};
+/* A printf format's site: the literal as written, no entries of its own. */
+struct fmt_site_literal {
+    const char *text;
+    const char *desc;
+    size_t desc_len;
+    bool fmt_style;
+    fmt_reason error;
+    int at;
 };
 /* A site's format of N bytes translated against its arguments R, and its
- * descriptor (M bytes of its own): a function per signature and size, not
- * an expansion per argument at each site. The call texts are read for names
- * only where an argument is a named one (a flag, not a null pointer: GCC's
- * UBSan takes an array's address compared with 0 as not constant). */
-template <std::size_t N, bool Braces, typename... R>
-constexpr auto site_fmt(call_args<R...> *, const char *f, const char *texts)
-{
-    if constexpr (Braces)
-        return fmt_translate<N, void, typename value_of<typename unnamed<R>::type>::type...>(f, texts,
-                                                                                             call_args<R...>::named);
-    else
-        return fmt_site<1>{}; /* a printf format: nothing of its own */
-}
-template <std::size_t M, typename... R>
-constexpr auto site_desc_for(call_args<R...> *, const char *own, const char *texts)
-{
-    return site_desc_join<M, void, typename unnamed<R>::type...>::make(own, texts, call_args<R...>::named);
-}
+ * descriptor (M bytes of its own): members of its signature's class, which
+ * the site names through call_args::strings (no deduction of R at each site),
+ * not an expansion per argument at each site. The call texts are read for
+ * names only where an argument is a named one (a flag, not a null pointer:
+ * GCC's UBSan takes an array's address compared with 0 as not constant).
+ * What the site registers is the results' text either way, not a choice at
+ * the site (SHMLOG__SITE_FORMAT, SHMLOG__SITE_DESC). */
+template <typename... R> struct site_strings {
+    template <std::size_t N, bool Braces> static constexpr auto format(const char *f, const char *texts)
+    {
+        if constexpr (Braces) {
+            auto r = fmt_translate<N, void, typename value_of<typename unnamed<R>::type>::type...>(
+                f, texts, call_args<R...>::named);
+            if (!r.fmt_style) /* a printf format with braces ({"px":%f}): the literal as written */
+                for (std::size_t i = 0; f[i]; i++)
+                    r.text[i] = f[i];
+            return r;
+        } else {
+            return fmt_site_literal{f, "", 0, false, fmt_reason::none, 0};
+        }
+    }
+    /* site_names_bytes, read only where an argument is a named one */
+    static constexpr std::size_t names_bytes(const char *texts, std::size_t n)
+    {
+        return call_args<R...>::named ? site_names_bytes(texts, true, n) : 0;
+    }
+    template <std::size_t M> static constexpr auto desc(const char *own, const char *texts)
+    {
+        return site_desc_join<M, void, typename unnamed<R>::type...>::make(own, texts, call_args<R...>::named);
+    }
+};
 } // namespace shmlog_detail
 
 /* Once, at namespace scope, after the struct and after those of its members'
@@ -1396,16 +1418,15 @@ constexpr auto site_desc_for(call_args<R...> *, const char *own, const char *tex
 #define SHMLOG__FMT_DECL(n, ...)                                                             \
     static constexpr const char *shmlog__texts = "" SHMLOG__EACH_N(n, SHMLOG__A_TEXT, __VA_ARGS__); \
     static constexpr const char *shmlog__literal = SHMLOG__CXX_LITERAL(SHMLOG__FIRST(__VA_ARGS__));   \
-    static constexpr auto shmlog__fmt = shmlog_detail::site_fmt<sizeof(SHMLOG__FIRST(__VA_ARGS__)),   \
-        shmlog_detail::fmt_has_brace(shmlog__literal)>(static_cast<shmlog__args *>(nullptr), shmlog__literal, \
-                                                       shmlog__texts);                         \
+    static constexpr auto shmlog__fmt = shmlog__args::strings::template format<sizeof(SHMLOG__FIRST(__VA_ARGS__)), \
+        shmlog_detail::fmt_has_brace(shmlog__literal)>(shmlog__literal, shmlog__texts);         \
     static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");   \
-    static constexpr auto shmlog__desc = shmlog_detail::site_desc_for<                       \
-        shmlog__fmt.desc_len + 1 + shmlog_detail::site_names_bytes(shmlog__texts, shmlog__args::named, n)>( \
-        static_cast<shmlog__args *>(nullptr), shmlog__fmt.desc, shmlog__texts);
+    static constexpr auto shmlog__desc = shmlog__args::strings::template desc<              \
+        shmlog__fmt.desc_len + 1 + shmlog__args::strings::names_bytes(shmlog__texts, n)>( \
+        shmlog__fmt.desc, shmlog__texts);
 #define SHMLOG__A_TEXT(i, x) "\0" #x
 /* The format if it is a literal, "" if not (whose error is the literal check's alone): tested once a
  * site, as GCC's parser spends 0.07 M instructions on each such conditional. */
 #define SHMLOG__CXX_LITERAL(fmt) (__builtin_constant_p(fmt) ? (fmt) : "")
-#define SHMLOG__SITE_FORMAT(n, ...) (shmlog__fmt.fmt_style ? shmlog__fmt.text : shmlog__literal)
-#define SHMLOG__SITE_DESC(n, ...) (shmlog__desc.text[0] ? shmlog__desc.text : shmlog__args::desc)
+#define SHMLOG__SITE_FORMAT(n, ...) shmlog__fmt.text
+#define SHMLOG__SITE_DESC(n, ...) shmlog__desc.text
