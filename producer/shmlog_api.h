@@ -164,6 +164,18 @@ extern struct shmlog_bell *shmlog__bell;
 uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file, int line,
                                const char *func, const char *fmt, const char *desc, unsigned nargs,
                                const uint8_t *types);
+/* A C++ {} format, whose printf format is made when its site registers
+ * (shmlog__fmt_expand): the literal, checked when compiling, and right after
+ * this struct the printf conversions of its placeholders, each ended by a NUL.
+ * A site's fmt points at none, which reads as an empty format. */
+struct shmlog__made_fmt {
+    char none;
+    const char *braces;
+};
+/* shmlog__register_site of a site whose format is made. */
+uint64_t shmlog__register_site_made(uint64_t *cache, int level, int category, const char *file, int line,
+                                    const char *func, const struct shmlog__made_fmt *fmt, const char *desc,
+                                    unsigned nargs, const uint8_t *types);
 uint8_t *shmlog__reserve_slow(unsigned nslots, size_t payload, uint64_t *pos);
 /* Counts a call whose level or category is out of range. */
 void shmlog__out_of_range(void);
@@ -688,7 +700,8 @@ struct shmlog__site {
     uint16_t fixed;
     uint8_t first_string_at;
     /* the argument count; a C site's << 16, below it its call's level and
-     * category << 8 when they are constants (SHMLOG__SITE_NARGS) */
+     * category << 8 when they are constants (SHMLOG__SITE_NARGS); a C++
+     * site's with SHMLOG__SITE_MADE_FMT when fmt is a shmlog__made_fmt's */
     unsigned nargs;
     int line;
     const char *file;
@@ -697,6 +710,8 @@ struct shmlog__site {
     const char *desc;
     const uint8_t *types;
 };
+/* In a C++ site's nargs: its fmt points at a struct shmlog__made_fmt. */
+#define SHMLOG__SITE_MADE_FMT 0x80000000u
 
 /* Whether a site word still needs registering: one test for both 0 (not
  * registered yet) and UINT32_MAX (refused). */
@@ -730,6 +745,10 @@ struct __attribute__((aligned(16))) shmlog__site_ref {
 inline __attribute__((noinline, cold)) uint64_t shmlog__site_register_ref(struct shmlog__site_ref *ref, unsigned lcf)
 {
     const struct shmlog__site *s = ref->site;
+    if (s->nargs & SHMLOG__SITE_MADE_FMT)
+        return shmlog__register_site_made(&ref->word, static_cast<int>(lcf & 0xFFu), static_cast<int>(lcf >> 8 & 0xFFu),
+                                          s->file, s->line, s->func, reinterpret_cast<const struct shmlog__made_fmt *>(s->fmt),
+                                          s->desc, s->nargs & ~SHMLOG__SITE_MADE_FMT, s->types);
     return shmlog__register_site(&ref->word, static_cast<int>(lcf & 0xFFu), static_cast<int>(lcf >> 8 & 0xFFu), s->file,
                                  s->line, s->func, s->fmt, s->desc, s->nargs, s->types);
 }
@@ -2003,7 +2022,7 @@ inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename
                            SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH_N(n, SHMLOG__A_FMT, __VA_ARGS__)), 0))
 #define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
 #define SHMLOG__TYPES_DECL(n, ...) static constexpr const uint8_t *shmlog__types = shmlog__args::types;
-#define SHMLOG__SITE_NARGS(n, ...) shmlog__args::nargs
+#define SHMLOG__SITE_NARGS(n, ...) shmlog__fmt.nargs
 #define SHMLOG__SITE_LAYOUT(n, ...) 0u, 0u, 0u, 0u /* the signature's writer knows it */
 #define SHMLOG__VALUES_DECL(n, ...)
 /* each argument as it is, converted to its writer's parameter by the call
@@ -2373,10 +2392,12 @@ constexpr uint64_t shmlog__every_ns(std::chrono::duration<Rep, Period> d)
                             SHMLOG__GATE_TSC,                                                 \
                             SHMLOG__EVERY_NS(ms), &shmlog__suppressed))                        \
         break;
+/* What a rate-limited call appends to its format: printf in either style. */
+#define SHMLOG__SUPPRESSED " suppressed=%llu"
 /* fmt, a1..an -> fmt " suppressed=%llu", a1..an, shmlog__suppressed (n of them) */
 #define SHMLOG__APPEND(n, ...) SHMLOG__CAT2(SHMLOG__APPEND_, SHMLOG__CAT2(SHMLOG__SOME_, n))(__VA_ARGS__)
-#define SHMLOG__APPEND_NONE(f) f " suppressed=%llu", shmlog__suppressed
-#define SHMLOG__APPEND_SOME(f, ...) f " suppressed=%llu", __VA_ARGS__, shmlog__suppressed
+#define SHMLOG__APPEND_NONE(f) f SHMLOG__SUPPRESSED, shmlog__suppressed
+#define SHMLOG__APPEND_SOME(f, ...) f SHMLOG__SUPPRESSED, __VA_ARGS__, shmlog__suppressed
 /* A rate-limited call of n arguments: n + 1 with suppressed= appended. */
 #define SHMLOG__EVERY_0(...) SHMLOG__EVERY_FITS(0, 1, __VA_ARGS__)
 #define SHMLOG__EVERY_1(...) SHMLOG__EVERY_FITS(1, 2, __VA_ARGS__)
