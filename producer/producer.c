@@ -902,14 +902,81 @@ static uint32_t shmlog__site_publish(struct shmlog_site *s)
     return n;
 }
 
-/* Adds a site to the table and publishes its word in *cache: the %.*s mask
- * above id + 1, or above UINT32_MAX when refused. Called with the lock held. */
-static uint64_t shmlog__site_add(uint64_t *cache, int level, int category, const char *file, int line,
-                                 const char *func, const char *fmt, const char *desc, unsigned nargs,
-                                 const uint8_t *types)
+/* Where a made format is written as its site is added, under the lock. */
+static char shmlog__made_text[SHMLOG_MAX_FMT_BYTES + 1];
+
+/* The printf format of a C++ {} format m (checked when compiling, which
+ * wrote its placeholders' conversions after m: shmlog_fmt.h,
+ * fmt_translate_into, whose reading of the format and codes this follows):
+ * its text with a % doubled, a {{ or }} halved, each placeholder its
+ * conversions, and a rate-limited call's suffix as it is. Writes at most cap
+ * bytes at out; its length. */
+static size_t shmlog__fmt_expand(const struct shmlog__made_fmt *m, char *out, size_t cap)
 {
+    const char *f = m->braces;
+    const char *conv = SHMLOG__REINTERPRET(const char *, m) + sizeof *m;
+    const size_t len = strlen(f), sl = sizeof SHMLOG__SUPPRESSED - 1;
+    const size_t end = len >= sl && strcmp(f + len - sl, SHMLOG__SUPPRESSED) == 0 ? len - sl : len;
+    size_t n = 0;
+#define SHMLOG__PUT(c) (n < cap ? (void)(out[n] = (c)) : (void)0, n++)
+    for (size_t i = 0; i < end; i++) {
+        const char c = f[i], after = i + 1 < end ? f[i + 1] : 0;
+        if (c == '%') {
+            SHMLOG__PUT('%');
+            SHMLOG__PUT('%');
+            if (after == '%')
+                i++;
+        } else if ((c == '{' && after == '{') || c == '}') { /* a } is one of }}: the check refused any other */
+            SHMLOG__PUT(c);
+            i++;
+        } else if (c == '{') { /* to its }, past a nested {} (a width or precision from an argument) */
+            const size_t open = i++;
+            while (i < end && f[i] != '}' && !(f[i] == '{' && (i + 1 >= end || f[i + 1] != '}')))
+                i += f[i] == '{' ? 2 : 1;
+            const char code = *conv++;
+            SHMLOG__PUT('%');
+            if (code == '%') { /* written out, to its NUL */
+                for (; *conv; conv++)
+                    SHMLOG__PUT(*conv);
+                conv++;
+            } else if (code == '.') { /* {:.2f}: its spec after the ':' */
+                for (size_t k = open + 2; k < i; k++)
+                    SHMLOG__PUT(f[k]);
+            } else { /* a bare {} */
+                if (code == 'D' || code == 'U') {
+                    SHMLOG__PUT('l');
+                    SHMLOG__PUT('l');
+                }
+                SHMLOG__PUT(code == 'D' ? 'd' : code == 'U' ? 'u' : code);
+            }
+        } else {
+            SHMLOG__PUT(c);
+        }
+    }
+    for (size_t i = end; i < len; i++)
+        SHMLOG__PUT(f[i]);
+#undef SHMLOG__PUT
+    return n;
+}
+
+/* Adds a site to the table and publishes its word in *cache: the %.*s mask
+ * above id + 1, or above UINT32_MAX when refused. Called with the lock held.
+ * A made format (made not NULL; a {} format's translation has no %.*s, so
+ * the word of a call not written is the same without it) is made first. */
+static uint64_t shmlog__site_add(uint64_t *cache, int level, int category, const char *file, int line,
+                                 const char *func, const char *fmt, const struct shmlog__made_fmt *made,
+                                 const char *desc, unsigned nargs, const uint8_t *types)
+{
+    size_t fmt_len;
+    if (made) {
+        fmt_len = shmlog__fmt_expand(made, shmlog__made_text, SHMLOG_MAX_FMT_BYTES); /* longer: refused below */
+        shmlog__made_text[fmt_len < SHMLOG_MAX_FMT_BYTES ? fmt_len : SHMLOG_MAX_FMT_BYTES] = 0;
+        fmt = shmlog__made_text;
+    } else {
+        fmt_len = strlen(fmt);
+    }
     uint64_t word = SHMLOG__CAST(uint64_t, shmlog__star_strings(fmt)) << 32;
-    size_t fmt_len = strlen(fmt), file_len = strlen(file), func_len = func ? strnlen(func, SHMLOG_MAX_FUNC_BYTES) : 0;
+    size_t file_len = strlen(file), func_len = func ? strnlen(func, SHMLOG_MAX_FUNC_BYTES) : 0;
     size_t desc_len = desc ? strnlen(desc, SHMLOG_MAX_DESC_BYTES + 1) : 0;
     if (file_len > SHMLOG_MAX_FILE_BYTES) { /* keep the end: it names the file */
         file += file_len - SHMLOG_MAX_FILE_BYTES;
@@ -1117,8 +1184,9 @@ unsigned shmlog__cut_strings(size_t *len, unsigned *cut, const uint8_t *types, u
 }
 
 static uint64_t shmlog__register(uint64_t *cache, struct shmlog__site *lay_out, int level, int category,
-                                 const char *file, int line, const char *func, const char *fmt, const char *desc,
-                                 unsigned nargs, const uint8_t *types);
+                                 const char *file, int line, const char *func, const char *fmt,
+                                 const struct shmlog__made_fmt *made, const char *desc, unsigned nargs,
+                                 const uint8_t *types);
 
 /* The site word of a C call (shmlog__site_word), its layout worked out
  * when it registers. */
@@ -1128,7 +1196,7 @@ static inline __attribute__((always_inline)) uint64_t shmlog__c_site_word(uint64
     uint64_t site = shmlog__load_acquire(cache);
     if (SHMLOG__UNLIKELY(shmlog__site_unregistered(site)))
         site = shmlog__register(cache, s, SHMLOG__CAST(int, lcf & 0xFFu), SHMLOG__CAST(int, lcf >> 8 & 0xFFu),
-                                s->file, s->line, s->func, s->fmt, s->desc, shmlog__site_nargs(s), s->types);
+                                s->file, s->line, s->func, s->fmt, NULL, s->desc, shmlog__site_nargs(s), s->types);
     return site;
 }
 
@@ -1333,13 +1401,22 @@ uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const c
                                const char *func, const char *fmt, const char *desc, unsigned nargs,
                                const uint8_t *types)
 {
-    return shmlog__register(cache, NULL, level, category, file, line, func, fmt, desc, nargs, types);
+    return shmlog__register(cache, NULL, level, category, file, line, func, fmt, NULL, desc, nargs, types);
 }
 
-/* shmlog__register_site, laying out the C site lay_out (if not NULL) first. */
+uint64_t shmlog__register_site_made(uint64_t *cache, int level, int category, const char *file, int line,
+                                    const char *func, const struct shmlog__made_fmt *fmt, const char *desc,
+                                    unsigned nargs, const uint8_t *types)
+{
+    return shmlog__register(cache, NULL, level, category, file, line, func, &fmt->none, fmt, desc, nargs, types);
+}
+
+/* shmlog__register_site, laying out the C site lay_out (if not NULL) first;
+ * with made, its format is made as it is added (fmt is then empty). */
 static uint64_t shmlog__register(uint64_t *cache, struct shmlog__site *lay_out, int level, int category,
-                                 const char *file, int line, const char *func, const char *fmt, const char *desc,
-                                 unsigned nargs, const uint8_t *types)
+                                 const char *file, int line, const char *func, const char *fmt,
+                                 const struct shmlog__made_fmt *made, const char *desc, unsigned nargs,
+                                 const uint8_t *types)
 {
     uint64_t word = shmlog__load_acquire(cache);
     int waiting = shmlog__load_relaxed(&shmlog__g.segments_wanted);
@@ -1366,7 +1443,7 @@ static uint64_t shmlog__register(uint64_t *cache, struct shmlog__site *lay_out, 
         if (!word && shmlog__g.initialized && lay_out)
             shmlog__lay_out(lay_out);
         if (!word && shmlog__g.initialized)
-            word = shmlog__site_add(cache, level, category, file, line, func, fmt, desc, nargs, types);
+            word = shmlog__site_add(cache, level, category, file, line, func, fmt, made, desc, nargs, types);
         shmlog__lock_give();
     }
     if (SHMLOG__CAST(uint32_t, word) != UINT32_MAX && SHMLOG__CAST(uint32_t, word) != 0)

@@ -164,6 +164,18 @@ extern struct shmlog_bell *shmlog__bell;
 uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file, int line,
                                const char *func, const char *fmt, const char *desc, unsigned nargs,
                                const uint8_t *types);
+/* A C++ {} format, whose printf format is made when its site registers
+ * (shmlog__fmt_expand): the literal, checked when compiling, and right after
+ * this struct the printf conversions of its placeholders, each ended by a NUL.
+ * A site's fmt points at none, which reads as an empty format. */
+struct shmlog__made_fmt {
+    char none;
+    const char *braces;
+};
+/* shmlog__register_site of a site whose format is made. */
+uint64_t shmlog__register_site_made(uint64_t *cache, int level, int category, const char *file, int line,
+                                    const char *func, const struct shmlog__made_fmt *fmt, const char *desc,
+                                    unsigned nargs, const uint8_t *types);
 uint8_t *shmlog__reserve_slow(unsigned nslots, size_t payload, uint64_t *pos);
 /* Counts a call whose level or category is out of range. */
 void shmlog__out_of_range(void);
@@ -717,12 +729,14 @@ SHMLOG__INLINE struct shmlog__cursor shmlog__cursor_at(uint8_t *head, uint64_t p
 }
 
 #ifdef __cplusplus
+/* In a C++ site's nargs: its fmt points at a struct shmlog__made_fmt. */
+#define SHMLOG__SITE_MADE_FMT 0x80000000u
 /* A C++ call's static record of itself: what its registration reads, a C
  * site's fields without the word and the layout, which its signature's
  * writer has in its code (48 bytes, not 80, and five initialisers fewer for
  * the compiler at each site). */
 struct shmlog__cxx_site {
-    unsigned nargs;
+    unsigned nargs; /* with SHMLOG__SITE_MADE_FMT when fmt is a shmlog__made_fmt's */
     int line;
     const char *file;
     const char *func;
@@ -743,6 +757,10 @@ struct __attribute__((aligned(16))) shmlog__site_ref {
 inline __attribute__((noinline, cold)) uint64_t shmlog__site_register_ref(struct shmlog__site_ref *ref, unsigned lcf)
 {
     const struct shmlog__cxx_site *s = ref->site;
+    if (s->nargs & SHMLOG__SITE_MADE_FMT)
+        return shmlog__register_site_made(&ref->word, static_cast<int>(lcf & 0xFFu), static_cast<int>(lcf >> 8 & 0xFFu),
+                                          s->file, s->line, s->func, reinterpret_cast<const struct shmlog__made_fmt *>(s->fmt),
+                                          s->desc, s->nargs & ~SHMLOG__SITE_MADE_FMT, s->types);
     return shmlog__register_site(&ref->word, static_cast<int>(lcf & 0xFFu), static_cast<int>(lcf >> 8 & 0xFFu), s->file,
                                  s->line, s->func, s->fmt, s->desc, s->nargs, s->types);
 }
@@ -2021,7 +2039,7 @@ inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename
 #define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
 #define SHMLOG__TYPES_DECL(n, ...)
 #define SHMLOG__SITE_TYPES(n, ...) shmlog__args::types
-#define SHMLOG__SITE_NARGS(n, ...) shmlog__args::nargs
+#define SHMLOG__SITE_NARGS(n, ...) shmlog__fmt.nargs
 #define SHMLOG__SITE_RECORD struct shmlog__cxx_site
 #define SHMLOG__SITE_LAYOUT(n, ...) /* the signature's writer knows it */
 #define SHMLOG__VALUES_DECL(n, ...)
@@ -2407,10 +2425,12 @@ constexpr uint64_t shmlog__every_ns(std::chrono::duration<Rep, Period> d)
                             SHMLOG__GATE_TSC,                                                 \
                             SHMLOG__EVERY_NS(ms), &shmlog__suppressed))                        \
         break;
+/* What a rate-limited call appends to its format: printf in either style. */
+#define SHMLOG__SUPPRESSED " suppressed=%llu"
 /* fmt, a1..an -> fmt " suppressed=%llu", a1..an, shmlog__suppressed (n of them) */
 #define SHMLOG__APPEND(n, ...) SHMLOG__CAT2(SHMLOG__APPEND_, SHMLOG__CAT2(SHMLOG__SOME_, n))(__VA_ARGS__)
-#define SHMLOG__APPEND_NONE(f) f " suppressed=%llu", shmlog__suppressed
-#define SHMLOG__APPEND_SOME(f, ...) f " suppressed=%llu", __VA_ARGS__, shmlog__suppressed
+#define SHMLOG__APPEND_NONE(f) f SHMLOG__SUPPRESSED, shmlog__suppressed
+#define SHMLOG__APPEND_SOME(f, ...) f SHMLOG__SUPPRESSED, __VA_ARGS__, shmlog__suppressed
 /* A rate-limited call of n arguments: n + 1 with suppressed= appended. */
 #define SHMLOG__EVERY_0(...) SHMLOG__EVERY_FITS(0, 1, __VA_ARGS__)
 #define SHMLOG__EVERY_1(...) SHMLOG__EVERY_FITS(1, 2, __VA_ARGS__)

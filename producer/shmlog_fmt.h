@@ -1,13 +1,15 @@
 /* ---- {} formats (C++) ----
  *
  * A C++ call may write its format as fmt does ("px={:.2f} qty={}"). The
- * format is checked against the argument types and turned into the printf
- * format that prints the same, at compile time: the site registers that one,
- * so the record, its fields by name and every reader stay as for a printf
- * format. One rule is the readers' own: %s on an argument that is not a
- * string prints it as fmt's {} does (a bool as true/false, a floating point
- * number as its shortest round-trip decimal, a pointer as 0x...), which is
- * what a bare {} on those becomes. */
+ * format is checked against the argument types at compile time, which works
+ * out the printf conversions of its placeholders; the printf format that
+ * prints the same is made of them and of the format's text when the site
+ * registers (shmlog__made_fmt): the site registers that one, so the record,
+ * its fields by name and every reader stay as for a printf format. One rule
+ * is the readers' own: %s on an argument that is not a string prints it as
+ * fmt's {} does (a bool as true/false, a floating point number as its
+ * shortest round-trip decimal, a pointer as 0x...), which is what a bare {}
+ * on those becomes. */
 
 namespace shmlog_detail {
 
@@ -97,23 +99,19 @@ template <typename T> constexpr const char *fmt_unit()
     }
 }
 
-/* The printf format of a site, and whether and why it was refused. */
-template <size_t N> struct fmt_site {
-    char text[N];
-    char desc[N]; /* the "f" entries of specs the readers print themselves */
-    size_t desc_len;
-    bool fmt_style;
-    fmt_reason error;
-    int at; /* the placeholder the error is about, from 1; 0: the whole format */
-};
+constexpr const char fmt_suppressed[] = SHMLOG__SUPPRESSED;
 
-/* What a rate-limited call appends (SHMLOG__APPEND): printf in either style. */
-constexpr const char fmt_suppressed[] = " suppressed=%llu";
-
+/* Where a translation writes: cap bytes at p; n counts all it would write. */
 struct fmt_out {
     char *p;
+    size_t cap;
     size_t n;
-    constexpr void put(char c) { p[n++] = c; }
+    constexpr void put(char c)
+    {
+        if (n < cap)
+            p[n] = c;
+        n++;
+    }
     constexpr void put_number(int v)
     {
         if (v < 10) { /* most widths and precisions: no array for Clang's evaluator to make */
@@ -470,35 +468,39 @@ struct fmt_arg_info {
     size_t bytes;
     bool time_point;
     const char *unit; /* fmt_unit's */
-    /* what a bare {} becomes, worked out once a type: '%', "ll" if bare_ll, this letter; 0 where it takes more (a duration) */
+    /* what a bare {} becomes, worked out once a type, as its code (fmt_translate_into): the
+     * letter of its conversion, D and U for %lld and %llu; 0 where it takes more (a duration) */
     char bare;
-    bool bare_ll;
 };
 constexpr fmt_arg_info fmt_arg_info_of(fmt_kind kind, size_t bytes, bool time_point, const char *unit)
 {
-    fmt_arg_info a{kind, bytes, time_point, unit, 0, false};
+    fmt_arg_info a{kind, bytes, time_point, unit, 0};
     char conversion[8] = {};
-    fmt_out out{conversion, 0};
+    fmt_out out{conversion, sizeof conversion, 0};
     int dyn = 0;
     bool entry = false;
     if (!time_point && unit && !unit[0] &&
         fmt_conversion("", 0, kind, bytes, out, dyn, entry) == fmt_reason::none && !entry && !dyn) {
-        a.bare = conversion[out.n - 1];
-        a.bare_ll = out.n == 4;
+        const char letter = conversion[out.n - 1];
+        a.bare = out.n == 2 ? letter : letter == 'd' ? 'D' : letter == 'u' ? 'U' : 0;
     }
     return a;
 }
 /* Per signature, once: the translation itself is no template, so that a
  * site's format costs its evaluation alone, not an instantiation of it. */
 template <typename... A> struct fmt_args_of {
-    static constexpr fmt_arg_info info[] = {fmt_arg_info{k_other, 0, false, "", 0, false},
+    static constexpr fmt_arg_info info[] = {fmt_arg_info{k_other, 0, false, "", 0},
                                             fmt_arg_info_of(fmt_kind_of<A>(), sizeof(A), is_time_point<A>::value, fmt_unit<A>())...};
 };
 
-/* Where fmt_translate_into writes: a fmt_site's arrays and fields. */
+/* Where fmt_translate_into writes: the placeholders' conversions (text_cap
+ * bytes; text_len counts all of them), a fmt_site's descriptor and fields. */
 struct fmt_translation {
     char *text;
+    size_t text_cap;
+    size_t text_len;
     char *desc;
+    size_t desc_cap;
     size_t desc_len;
     bool fmt_style;
     fmt_reason error;
@@ -506,8 +508,14 @@ struct fmt_translation {
 };
 
 /* Format f (at most max bytes) of the nargs arguments args[1..], whose call
- * texts are those of fmt_call_text (read only with names): a {} format translated, a
- * printf format left as it is (fmt_style false, nothing written). */
+ * texts are those of fmt_call_text (read only with names): a {} format checked
+ * and each placeholder's printf conversions written, as shmlog__fmt_expand
+ * reads them when the site registers, with the text between them, which is
+ * the format's own (each character the constant evaluator writes costs it
+ * thousands of steps): a bare {}'s as one code, its letter (D: %lld, U:
+ * %llu), a {:.2f}'s as '.' ('%' and its spec), any other's written out from
+ * its '%', ended by a NUL. A printf format is left as it is (fmt_style false,
+ * nothing written). */
 constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max, const fmt_arg_info *args, int nargs,
                                   const char *texts, bool names)
 {
@@ -518,92 +526,68 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
     const bool suffixed = len >= sl && __builtin_strcmp(f + len - sl, fmt_suppressed) == 0;
     const size_t end = suffixed ? len - sl : len;
     fmt_specials specials(f, end);
-#ifdef __clang__
-    const size_t first_pct = specials.pct; /* kept for the output loop: its strchr reads all the format if none */
-#endif
-    bool conv = false, brace = specials.open < end || specials.close < end, inside = false; /* inside: a placeholder, whose chrono spec's % is its own */
-    /* without a '%' it is a {} format if it has a brace: no character to read */
-    for (size_t i = specials.pct < end ? specials.next(0) : end; !conv && i < end; i = specials.next(i + 1)) {
-        const char c = f[i];
-        const char next = i + 1 < end ? f[i + 1] : 0;
-        if (c == '%' && next == '%')
+    const bool brace = specials.open < end || specials.close < end;
+    /* A '%' alone (not of a %%) that starts a printf conversion, unless it is
+     * a placeholder's (a chrono spec's): its '%' characters first, and only
+     * when one starts a conversion, the placeholders around them. */
+    bool conv = false;
+    for (size_t i = specials.pct; !conv && i < end; i = specials.find('%', i + 1)) {
+        if (i + 1 < end && f[i + 1] == '%')
             i++;
-        else if (c == '%' && !inside)
+        else
             conv = fmt_printf_conversion(f + i + 1, end - i - 1);
-        else if (c != '%')
-            brace = true, inside = c == '{' && fmt_spec_opens(f + i + 1, end - i - 1);
-        if (c == '{' && next == '{')
-            i++;
+    }
+    if (conv) {
+        conv = false;
+        bool inside = false; /* in a placeholder, whose chrono spec's % is its own */
+        for (size_t i = specials.next(0); !conv && i < end; i = specials.next(i + 1)) {
+            const char c = f[i];
+            const char next = i + 1 < end ? f[i + 1] : 0;
+            if (c == '%' && next == '%')
+                i++;
+            else if (c == '%' && !inside)
+                conv = fmt_printf_conversion(f + i + 1, end - i - 1);
+            else if (c != '%')
+                inside = c == '{' && fmt_spec_opens(f + i + 1, end - i - 1);
+            if (c == '{' && next == '{')
+                i++;
+        }
+        specials = fmt_specials(f, end); /* the scan may have passed them (Clang's next keeps positions) */
     }
     /* A printf conversion makes it printf, its braces literal: C++ printf
      * formats such as {"px":%f} compile as they always did, the site
      * registering the literal itself (SHMLOG__SITE_FORMAT). */
     if (!brace || conv)
         return;
-    fmt_out out{r.text, 0};
+    fmt_out out{r.text, r.text_cap, 0};
     r.fmt_style = true;
-#ifdef __clang__
-    /* the scan above may have passed them (GCC's next keeps no position) */
-    specials.pct = first_pct;
-    specials.open = specials.find('{', 0);
-    specials.close = specials.find('}', 0);
-#endif
     const int placeholders_args = nargs - (suffixed ? 1 : 0);
     int next = 0;
     bool named_seen = false, auto_seen = false, manual_seen = false;
     for (size_t i = 0; i < end; i++) {
-        /* the text up to the next '%', '{' or '}', most of a format, at once */
-        const size_t plain = specials.next(i);
-#ifdef __clang__
-        __builtin_memcpy(out.p + out.n, f + i, plain - i); /* Clang's one step; GCC evaluates no memcpy */
-        out.n += plain - i;
-        i = plain;
-#else
-        /* locals, and four a step: GCC's evaluator pays per expression, most of it for the loop's own */
-        char *p = out.p;
-        size_t n = out.n;
-        for (; i + 4 <= plain; i += 4, n += 4) {
-            p[n] = f[i];
-            p[n + 1] = f[i + 1];
-            p[n + 2] = f[i + 2];
-            p[n + 3] = f[i + 3];
-        }
-        for (; i < plain; i++)
-            p[n++] = f[i];
-        out.n = n;
-#endif
+        /* past the text up to the next '%', '{' or '}', most of a format */
+        i = specials.next(i);
         if (i >= end)
             break;
         const char c = f[i];
         const char after = i + 1 < end ? f[i + 1] : 0; /* read once: each read costs the evaluator */
         /* the placeholders first, the most of what comes here */
         if (c == '{' && after == '}' && !names && !manual_seen && next < placeholders_args && args[next + 1].bare) {
-            /* a bare {}: its type's conversion as the general case below would write it, put as known
-             * characters where a copy would read each of them, at the evaluator's cost a read */
-            const fmt_arg_info &a = args[++next];
-            r.at = next;
+            /* a bare {}: its type's conversion as the general case below would write it, as its code */
+            r.at = ++next;
             auto_seen = true;
-            out.put('%');
-            if (a.bare_ll) {
-                out.put('l');
-                out.put('l');
-            }
-            out.put(a.bare);
+            out.put(args[next].bare);
             i++;
         } else if (c == '{' && after == ':' && i + 5 < end && f[i + 2] == '.' && f[i + 5] == '}' && !names &&
                    !manual_seen && next < placeholders_args && args[next + 1].kind == k_float && args[next + 1].bare &&
                    fmt_is_digit(f[i + 3]) && fmt_float_letter(f[i + 4])) {
-            /* {:.2f} on a plain floating-point number: "%.2f", as the general case below would write it */
+            /* {:.2f} on a plain floating-point number: "%.2f", as the general case below would write it,
+             * as its code: '%' and the spec after the ':' */
             r.at = ++next;
             auto_seen = true;
-            out.put('%');
             out.put('.');
-            out.put(f[i + 3]);
-            out.put(f[i + 4]);
             i += 5;
         } else if (c == '%') {
-            out.put('%');
-            out.put('%');
             if (after == '%')
                 i++; /* %% is one percent sign, as a conversion letter after it needs */
         } else if (c == '}') {
@@ -612,10 +596,8 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
                 r.at = next + 1;
                 return;
             }
-            out.put('}');
             i++;
         } else if (c == '{' && after == '{') {
-            out.put('{');
             i++;
         } else if (c == '{') {
             /* the next special character, most often its '}'; else read past a nested {} (a width or
@@ -728,6 +710,7 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
             if (!entry) {
                 for (const char *u = args[arg].unit; *u; u++)
                     out.put(*u);
+                out.put('\0');
                 i = close;
                 continue;
             }
@@ -736,7 +719,7 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
                 return;
             }
             /* "f<arg> <what>[<unit> ]<spec>", a {} of the spec naming its argument */
-            fmt_out d{r.desc, r.desc_len};
+            fmt_out d{r.desc, r.desc_cap, r.desc_len};
             if (d.n)
                 d.put(';');
             d.put('f');
@@ -773,11 +756,10 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
                     out.put('l'), out.put('l');
                 out.put(args[taken].kind == k_signed ? 'd' : 'u');
             }
+            out.put('\0');
             r.desc_len = d.n;
             next = taken;
             i = close;
-        } else {
-            out.put(c);
         }
     }
     if (next < placeholders_args) {
@@ -786,18 +768,43 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
         return;
     }
     r.at = 0;
-    for (size_t i = end; i < len; i++)
-        out.put(f[i]);
+    r.text_len = out.n;
 }
 
-/* The site of format f (N: its size) with arguments A (after a leading
- * void) whose call texts are those of fmt_call_text (read only with names). */
-template <size_t N, typename Void, typename... A>
-constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, const char *texts, bool names)
+/* The most a format of N bytes and n arguments writes of its descriptor, or
+ * of conversions (its printf format's bytes, 2N + 16 + 8n at most, less its
+ * text, and a NUL a placeholder), in steps of 64. */
+constexpr size_t fmt_room(size_t N, size_t n) { return (2 * N + 16 + 9 * n + 63) / 64 * 64; }
+
+/* A site's format checked, at compile time: whether it is a {} format, and
+ * whether and why it was refused; what its registration makes its printf
+ * format of (made: the literal; conversions right after it, as
+ * shmlog__fmt_expand reads them); the site record's nargs. */
+template <size_t N> struct fmt_site {
+    struct shmlog__made_fmt made;
+    char conversions[N];
+    unsigned nargs;
+    char desc[N]; /* the "f" entries of specs the readers print themselves */
+    size_t desc_len;
+    bool fmt_style;
+    fmt_reason error;
+    int at; /* the placeholder the error is about, from 1; 0: the whole format */
+};
+static_assert(offsetof(fmt_site<1>, conversions) == sizeof(shmlog__made_fmt), "the conversions follow the made_fmt");
+
+/* The check of format f (N: its size) with arguments A (after a leading
+ * void) whose call texts are those of fmt_call_text (read only with names),
+ * for a site of nargs arguments in its record; Cap: the room of its
+ * conversions and descriptor (fmt_room), not N, so that formats of near sizes
+ * share one function. */
+template <size_t Cap, typename Void, typename... A>
+constexpr fmt_site<Cap> fmt_translate(const char *f, size_t N, const char *texts, bool names, unsigned nargs)
 {
-    fmt_site<2 * N + 16 + 8 * sizeof...(A)> r{};
-    fmt_translation t{r.text, r.desc, 0, false, fmt_reason::none, 0};
+    fmt_site<Cap> r{};
+    fmt_translation t{r.conversions, sizeof r.conversions, 0, r.desc, sizeof r.desc, 0, false, fmt_reason::none, 0};
     fmt_translate_into(t, f, N, fmt_args_of<A...>::info, static_cast<int>(sizeof...(A)), texts, names);
+    r.made = {'\0', f};
+    r.nargs = nargs | (t.fmt_style ? SHMLOG__SITE_MADE_FMT : 0u);
     r.desc_len = t.desc_len;
     r.fmt_style = t.fmt_style;
     r.error = t.error;
@@ -1163,36 +1170,20 @@ template <std::size_t M, typename... A> struct site_desc_join {
 template <typename... A> struct site_desc_join<1, A...> {
     static constexpr site_desc_of_signature make(const char *, const char *, bool) { return {site_desc_of<A...>::text}; }
 };
-/* A printf format's site: the literal as written, no entries of its own. */
-struct fmt_site_literal {
-    const char *text;
-    const char *desc;
-    size_t desc_len;
-    bool fmt_style;
-    fmt_reason error;
-    int at;
-};
 /* A site's format of N bytes translated against its arguments R, and its
  * descriptor (M bytes of its own): members of its signature's class, which
  * the site names through call_args::strings (no deduction of R at each site),
  * not an expansion per argument at each site. The call texts are read for
  * names only where an argument is a named one (a flag, not a null pointer:
- * GCC's UBSan takes an array's address compared with 0 as not constant).
- * What the site registers is the results' text either way, not a choice at
- * the site (SHMLOG__SITE_FORMAT, SHMLOG__SITE_DESC). */
+ * GCC's UBSan takes an array's address compared with 0 as not constant). */
 template <typename... R> struct site_strings {
     template <std::size_t N, bool Braces> static constexpr auto format(const char *f, const char *texts)
     {
-        if constexpr (Braces) {
-            auto r = fmt_translate<N, void, typename value_of<typename unnamed<R>::type>::type...>(
-                f, texts, call_args<R...>::named);
-            if (!r.fmt_style) /* a printf format with braces ({"px":%f}): the literal as written */
-                for (std::size_t i = 0; f[i]; i++)
-                    r.text[i] = f[i];
-            return r;
-        } else {
-            return fmt_site_literal{f, "", 0, false, fmt_reason::none, 0};
-        }
+        if constexpr (Braces)
+            return fmt_translate<fmt_room(N, sizeof...(R)), void, typename value_of<typename unnamed<R>::type>::type...>(
+                f, N, texts, call_args<R...>::named, call_args<R...>::nargs);
+        else /* a printf format: nothing of its own */
+            return fmt_site<1>{{}, {}, call_args<R...>::nargs, {}, 0, false, fmt_reason::none, 0};
     }
     /* site_names_bytes, read only where an argument is a named one */
     static constexpr std::size_t names_bytes(const char *texts, std::size_t n)
@@ -1428,5 +1419,6 @@ template <typename... R> struct site_strings {
 /* The format if it is a literal, "" if not (whose error is the literal check's alone): tested once a
  * site, as GCC's parser spends 0.07 M instructions on each such conditional. */
 #define SHMLOG__CXX_LITERAL(fmt) (__builtin_constant_p(fmt) ? (fmt) : "")
-#define SHMLOG__SITE_FORMAT(n, ...) shmlog__fmt.text
+/* A {} format registers what its registration makes (shmlog__fmt_expand), a printf format itself. */
+#define SHMLOG__SITE_FORMAT(n, ...) (shmlog__fmt.fmt_style ? &shmlog__fmt.made.none : shmlog__literal)
 #define SHMLOG__SITE_DESC(n, ...) shmlog__desc.text

@@ -1,8 +1,10 @@
 /* Description: logs calls with {} formats (fmt's specs, every argument kind, positional indexes, escapes, a
  * rate-limited call, a category macro, a lambda and temporaries as arguments) and prints, for each, the
  * message fmt::format makes of the same format and arguments ("want <message>"), then "calls <n>" (how many
- * times the argument lambda ran), "where <message> <function>" for the calls made outside main, and
- * "done <dropped>" after shmlog_shutdown (tests/test_fmt_cxx.sh reads them). */
+ * times the argument lambda ran), "where <message> <function>" for the calls made outside main, the format
+ * and descriptor each of its call sites registered, as its meta segment (in $SHMLOG_DIR) holds them
+ * ("site <format><TAB><descriptor>", in the table's order), and "done <dropped>" after shmlog_shutdown
+ * (tests/test_fmt_cxx.sh reads them). */
 #define SHMLOG_IMPLEMENTATION
 #include "shmlog.h"
 
@@ -12,10 +14,14 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <unistd.h>
 
 /* The same call logged and formatted by fmt: the arguments are evaluated once,
  * for each of the two. */
@@ -70,6 +76,37 @@ struct Fill {
 };
 SHMLOG_STRUCT(Fill, side, sc, uc, i8, u8, oc);
 } // namespace trade
+
+/* "site <format>\t<descriptor>" for each site of this file in this process's meta segment, in its table's
+ * order: what readers take the site's format and fields from. */
+static void print_sites()
+{
+    char path[4300];
+    const char *dir = std::getenv("SHMLOG_DIR");
+    std::snprintf(path, sizeof path, "%s/fmt-cxx-%d.meta", dir ? dir : ".", static_cast<int>(getpid()));
+    FILE *f = std::fopen(path, "rb");
+    static char meta[8 << 20];
+    const size_t n = f ? std::fread(meta, 1, sizeof meta, f) : 0;
+    if (f)
+        std::fclose(f);
+    struct shmlog_meta m;
+    if (n < sizeof m) {
+        std::fprintf(stderr, "fmt_producer: cannot read %s\n", path);
+        return;
+    }
+    std::memcpy(&m, meta, sizeof m);
+    const char *file = "fmt_producer.cpp";
+    for (uint32_t i = 0; i < m.site_count && m.sites_offset + (i + 1) * sizeof(struct shmlog_site) <= n; i++) {
+        struct shmlog_site s;
+        std::memcpy(&s, meta + m.sites_offset + i * sizeof s, sizeof s);
+        if (s.file_len < std::strlen(file) || s.fmt_offset + s.fmt_len > n || s.file_offset + s.file_len > n ||
+            s.desc_offset + s.desc_len > n ||
+            std::memcmp(meta + s.file_offset + s.file_len - std::strlen(file), file, std::strlen(file)) != 0)
+            continue;
+        std::printf("site %.*s\t%.*s\n", static_cast<int>(s.fmt_len), meta + s.fmt_offset,
+                    static_cast<int>(s.flags & SHMLOG_SITE_DESC ? s.desc_len : 0), meta + s.desc_offset);
+    }
+}
 
 /* Calls from functions other than main: "where <message> <__func__>" says
  * what the record's function must be. */
@@ -249,6 +286,7 @@ int main()
     Book{}.add(2);
     log_from_template(3);
     std::printf("calls %d\n", calls);
+    print_sites();
     uint64_t dropped = shmlog_dropped();
     shmlog_shutdown();
     std::printf("done %llu\n", static_cast<unsigned long long>(dropped));
