@@ -683,6 +683,16 @@ SHMLOG__INLINE void shmlog__commit(uint8_t *head, uint64_t pos)
     shmlog__store_release(&SHMLOG__REINTERPRET(struct shmlog_record *, head)->commit, pos + 1);
 }
 
+/* What a site's registration reads of its static record, C's and C++'s the same. */
+#define SHMLOG__SITE_REGISTERS \
+    unsigned nargs;            \
+    int line;                  \
+    const char *file;          \
+    const char *func;          \
+    const char *fmt;           \
+    const char *desc;          \
+    const uint8_t *types;
+
 /* A call site's static: its site word (shmlog__register_site's cache),
  * which every C call reads, beside what the C writer reads with it, then what
  * registering the site takes. A C call hands the writer its address alone
@@ -701,13 +711,7 @@ struct shmlog__site {
     uint8_t first_string_at;
     /* the argument count; a C site's << 16, below it its call's level and
      * category << 8 when they are constants (SHMLOG__SITE_NARGS) */
-    unsigned nargs;
-    int line;
-    const char *file;
-    const char *func;
-    const char *fmt;
-    const char *desc;
-    const uint8_t *types;
+    SHMLOG__SITE_REGISTERS
 };
 
 /* Whether a site word still needs registering: one test for both 0 (not
@@ -736,13 +740,7 @@ SHMLOG__INLINE struct shmlog__cursor shmlog__cursor_at(uint8_t *head, uint64_t p
  * writer has in its code (48 bytes, not 80, and five initialisers fewer for
  * the compiler at each site). */
 struct shmlog__cxx_site {
-    unsigned nargs; /* with SHMLOG__SITE_MADE_FMT when fmt is a shmlog__made_fmt's */
-    int line;
-    const char *file;
-    const char *func;
-    const char *fmt;
-    const char *desc;
-    const uint8_t *types;
+    SHMLOG__SITE_REGISTERS /* nargs with SHMLOG__SITE_MADE_FMT when fmt is a shmlog__made_fmt's */
 };
 /* What a C++ call hands its writer: its site word, the one datum of the site
  * every call reads, beside its static record of itself, which is const and
