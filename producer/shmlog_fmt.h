@@ -101,17 +101,12 @@ template <typename T> constexpr const char *fmt_unit()
 
 constexpr const char fmt_suppressed[] = SHMLOG__SUPPRESSED;
 
-/* Where a translation writes: cap bytes at p; n counts all it would write. */
+/* Where a translation writes: n bytes at p so far (past its array: not a
+ * constant, so a compile error, never a cut format). */
 struct fmt_out {
     char *p;
-    size_t cap;
     size_t n;
-    constexpr void put(char c)
-    {
-        if (n < cap)
-            p[n] = c;
-        n++;
-    }
+    constexpr void put(char c) { p[n++] = c; }
     constexpr void put_number(int v)
     {
         if (v < 10) { /* most widths and precisions: no array for Clang's evaluator to make */
@@ -476,7 +471,7 @@ constexpr fmt_arg_info fmt_arg_info_of(fmt_kind kind, size_t bytes, bool time_po
 {
     fmt_arg_info a{kind, bytes, time_point, unit, 0};
     char conversion[8] = {};
-    fmt_out out{conversion, sizeof conversion, 0};
+    fmt_out out{conversion, 0};
     int dyn = 0;
     bool entry = false;
     if (!time_point && unit && !unit[0] &&
@@ -493,14 +488,11 @@ template <typename... A> struct fmt_args_of {
                                             fmt_arg_info_of(fmt_kind_of<A>(), sizeof(A), is_time_point<A>::value, fmt_unit<A>())...};
 };
 
-/* Where fmt_translate_into writes: the placeholders' conversions (text_cap
- * bytes; text_len counts all of them), a fmt_site's descriptor and fields. */
+/* Where fmt_translate_into writes: the placeholders' conversions, a
+ * fmt_site's descriptor and fields. */
 struct fmt_translation {
     char *text;
-    size_t text_cap;
-    size_t text_len;
     char *desc;
-    size_t desc_cap;
     size_t desc_len;
     bool fmt_style;
     fmt_reason error;
@@ -559,7 +551,7 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
      * registering the literal itself (SHMLOG__SITE_FORMAT). */
     if (!brace || conv)
         return;
-    fmt_out out{r.text, r.text_cap, 0};
+    fmt_out out{r.text, 0};
     r.fmt_style = true;
     const int placeholders_args = nargs - (suffixed ? 1 : 0);
     int next = 0;
@@ -719,7 +711,7 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
                 return;
             }
             /* "f<arg> <what>[<unit> ]<spec>", a {} of the spec naming its argument */
-            fmt_out d{r.desc, r.desc_cap, r.desc_len};
+            fmt_out d{r.desc, r.desc_len};
             if (d.n)
                 d.put(';');
             d.put('f');
@@ -768,7 +760,6 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
         return;
     }
     r.at = 0;
-    r.text_len = out.n;
 }
 
 /* The most a format of N bytes and n arguments writes of its descriptor, or
@@ -801,7 +792,7 @@ template <size_t Cap, typename Void, typename... A>
 constexpr fmt_site<Cap> fmt_translate(const char *f, size_t N, const char *texts, bool names, unsigned nargs)
 {
     fmt_site<Cap> r{};
-    fmt_translation t{r.conversions, sizeof r.conversions, 0, r.desc, sizeof r.desc, 0, false, fmt_reason::none, 0};
+    fmt_translation t{r.conversions, r.desc, 0, false, fmt_reason::none, 0};
     fmt_translate_into(t, f, N, fmt_args_of<A...>::info, static_cast<int>(sizeof...(A)), texts, names);
     r.made = {'\0', f};
     r.nargs = nargs | (t.fmt_style ? SHMLOG__SITE_MADE_FMT : 0u);
