@@ -118,8 +118,7 @@ static inline int head_ok(unsigned nslots, unsigned level, unsigned category, un
 {
     return nslots != 0 && nslots <= SHMLOG_MAX_SLOTS && idx + nslots <= cap && nslots <= room &&
            level <= SHMLOG_LEVEL_FATAL && category < SHMLOG_MAX_CATEGORIES &&
-           !(flags & ~(unsigned)(SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE |
-                               SHMLOG_REC_TRACE));
+           !(flags & ~SHMLOG_REC_HEAD_FLAGS);
 }
 
 /* The commit word of the continuation slot at pos. */

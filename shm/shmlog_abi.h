@@ -466,6 +466,9 @@ SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_record, payload) == 64 - SHMLOG_HEA
 #define SHMLOG_REC_TRACE 0x10u
 #define SHMLOG_TRACE_FORMAT "trace_id=%016llx%016llx span=%s"
 #define SHMLOG_TRACE_SPAN_BYTES 32u
+/* Every flag a record's head may carry (PAD marks filler, not a record): what
+ * readers accept of a ring, and what a harness may set. */
+#define SHMLOG_REC_HEAD_FLAGS (SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE | SHMLOG_REC_TRACE)
 
 /* Mixes every size the ABI depends on: a build whose structs differ is refused
  * even if someone forgot to bump SHMLOG_ABI_VERSION. */

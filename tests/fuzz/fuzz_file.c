@@ -1042,7 +1042,7 @@ static void op_record(struct enc_run *e)
     rec.tid = fz_u32(in);
     rec.level = fz_u8(in) % (SHMLOG_LEVEL_FATAL + 1);
     rec.category = fz_u8(in) % SHMLOG_MAX_CATEGORIES;
-    rec.flags = fz_u8(in) & (SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE);
+    rec.flags = fz_u8(in) & SHMLOG_REC_HEAD_FLAGS;
     rec.payload_len = (uint16_t)(SHMLOG_HEAD_PAYLOAD + (rec.nslots - 1u) * SHMLOG_CONT_PAYLOAD);
     fz_bytes(in, rec.payload, rec.payload_len);
     rs->next_pos = rec.pos + rec.nslots;
@@ -1083,7 +1083,7 @@ static void op_slots(struct enc_run *e)
         rec->tid = fz_u32(in);
         rec->level = fz_u8(in) % (SHMLOG_LEVEL_FATAL + 1);
         rec->category = fz_u8(in) % SHMLOG_MAX_CATEGORIES;
-        rec->flags = fz_u8(in) & (SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE);
+        rec->flags = fz_u8(in) & SHMLOG_REC_HEAD_FLAGS;
         rec->payload_len = (uint16_t)(SHMLOG_HEAD_PAYLOAD + (rec->nslots - 1u) * SHMLOG_CONT_PAYLOAD);
         fz_bytes(in, rec->payload, rec->payload_len);
         struct shmlog_record *h = &run[n];

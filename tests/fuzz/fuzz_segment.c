@@ -151,7 +151,7 @@ static void drain_ring(const struct shm_ring_view *v, int writer_dead)
             FZ_CHECK(r->commit == old + i + 1 && r->nslots >= 1 && r->nslots <= took - i);
             FZ_CHECK(((old + i) & v->mask) + r->nslots <= v->cap);
             FZ_CHECK(r->level <= SHMLOG_LEVEL_FATAL && r->category < SHMLOG_MAX_CATEGORIES);
-            FZ_CHECK((r->flags & ~(unsigned)(SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE)) == 0);
+            FZ_CHECK((r->flags & ~SHMLOG_REC_HEAD_FLAGS) == 0);
             for (unsigned j = 1; j < r->nslots; j++)
                 FZ_CHECK(taken[i + j].commit == ((old + i + j + 1) | SHMLOG_COMMIT_CONT));
         }
@@ -164,7 +164,7 @@ static void drain_ring(const struct shm_ring_view *v, int writer_dead)
             FZ_CHECK(rec.pos - old < v->cap && rec.nslots >= 1 && rec.nslots <= SHMLOG_MAX_SLOTS);
             FZ_CHECK(pos == rec.pos + rec.nslots);
             FZ_CHECK(rec.level <= SHMLOG_LEVEL_FATAL && rec.category < SHMLOG_MAX_CATEGORIES);
-            FZ_CHECK((rec.flags & ~(unsigned)(SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE)) == 0);
+            FZ_CHECK((rec.flags & ~SHMLOG_REC_HEAD_FLAGS) == 0);
             FZ_CHECK(rec.payload_len == SHMLOG_HEAD_PAYLOAD + (rec.nslots - 1u) * SHMLOG_CONT_PAYLOAD);
             break;
         case SHM_READ_LOSS:
