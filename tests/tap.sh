@@ -56,7 +56,15 @@ not_ok() {
 }
 skipped=0
 skip() { echo "ok - $1 # SKIP $2"; skipped=$((skipped + 1)); }
-diag() { sed 's/^/# /' "$@"; }
+# Details go to stderr as well, for the same reason as not_ok's line.
+# (Not tee /dev/stderr: it reopens a file stderr and truncates it.)
+diag() {
+    local text
+    text=$(sed 's/^/# /' "$@") || true
+    [ -n "$text" ] || return 0
+    printf '%s\n' "$text"
+    printf '%s\n' "$text" >&2
+}
 bail() {
     echo "Bail out! $*"
     echo "Bail out! $*" >&2
