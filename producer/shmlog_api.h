@@ -20,9 +20,18 @@ extern "C" {
 /* Calls below this level are compiled out: no code, the arguments never
  * evaluated, the format still checked. Define it before including shmlog.h
  * (a level name or its number); the default removes nothing. */
-#ifndef SHMLOG_ACTIVE_LEVEL
+#ifdef SHMLOG_ACTIVE_LEVEL
+#define SHMLOG__LEVELS_BUILTIN_FLOOR SHMLOG__FLOOR_TEST
+#else
 #define SHMLOG_ACTIVE_LEVEL SHMLOG_LEVEL_TRACE
+/* a constant level is at or above TRACE: no test, which would cost Clang 0.07 M instructions a site */
+#define SHMLOG__LEVELS_BUILTIN_FLOOR(lvl)
 #endif
+/* A call's test of its level against the floor, before its live level's
+ * (SHMLOG__LOG); a variable level's is kept at the TRACE floor too, as GCC's
+ * code of the call follows it. */
+#define SHMLOG__FLOOR_TEST(lvl) SHMLOG__CAST(int, lvl) >= SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) &&
+#define SHMLOG__LEVELS_CHECKED_FLOOR SHMLOG__FLOOR_TEST
 SHMLOG__STATIC_ASSERT(SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) >= 0 &&
                           SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) <= SHMLOG__CAST(int, SHMLOG_LEVEL_OFF),
                       "shmlog: SHMLOG_ACTIVE_LEVEL must be SHMLOG_LEVEL_TRACE .. SHMLOG_LEVEL_OFF (0 .. 6)");
@@ -919,7 +928,8 @@ enum {
 #define SHMLOG__CODE 0u +
 #endif
 /* C: each argument evaluated into a local of the call's block, then the record. */
-#define SHMLOG__WITH_ARGS(n, ...) SHMLOG__CAT2(SHMLOG__EVAL_, n)(__VA_ARGS__) SHMLOG__WRITE(n, SHMLOG__FIRST(__VA_ARGS__))
+#define SHMLOG__WITH_ARGS(n, levels, ...) \
+    SHMLOG__CAT2(SHMLOG__EVAL_, n)(__VA_ARGS__) SHMLOG__WRITE(n, levels, SHMLOG__FIRST(__VA_ARGS__))
 /* SHMLOG__EVAL_<n>(fmt, a1..an): SHMLOG__A_EVAL of each argument with the names of its
  * locals written out, as SHMLOG__UPTO hands them on: a name pasted by ## costs Clang more
  * than one written out. */
@@ -1109,13 +1119,16 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 /* A call whose level and category are constants and flags none (SHMLOG__LEVELS_BUILTIN's,
  * not SHMLOG__LEVELS_CHECKED's variables) has its site keep them, below its count, so that
  * it passes its writer its words alone; another passes them beside its site, in a struct
- * shmlog__call of its block whose address + 1 tells the writer so. */
-#define SHMLOG__LCF_AT_SITE (!__builtin_types_compatible_p(__typeof__(shmlog__flags), unsigned))
-#define SHMLOG__SITE_NARGS(n, f)                                                              \
-    n << 16 | __builtin_choose_expr(SHMLOG__LCF_AT_SITE, shmlog__lvl | shmlog__cat << 8, 0)
-#define SHMLOG__SITE_ARG(lcf)                                                                 \
-    __builtin_choose_expr(SHMLOG__LCF_AT_SITE, (void *)&shmlog__site_static,                  \
-                          (void *)((char *)&(struct shmlog__call){&shmlog__site_static, lcf} + 1))
+ * shmlog__call of its block whose address + 1 tells the writer so. Which one is named by
+ * the call's levels macro, not chosen in its text: the choice's two arms cost Clang 0.1 M
+ * instructions a site. */
+#define SHMLOG__SITE_NARGS(n, levels) n << 16 | SHMLOG__CAT2(levels, _AT_SITE)
+#define SHMLOG__LEVELS_BUILTIN_AT_SITE (shmlog__lvl | shmlog__cat << 8)
+#define SHMLOG__LEVELS_CHECKED_AT_SITE 0
+#define SHMLOG__SITE_ARG(levels, lcf) SHMLOG__CAT2(levels, _SITE_ARG)(lcf)
+#define SHMLOG__LEVELS_BUILTIN_SITE_ARG(lcf) (void *)&shmlog__site_static
+#define SHMLOG__LEVELS_CHECKED_SITE_ARG(lcf) \
+    (void *)((char *)&(struct shmlog__call){&shmlog__site_static, lcf} + 1)
 /* Up to 8 arguments, a call passes each as one 64-bit word, by value
  * (SHMLOG__A_WORD), to the writer of its count, out of line, which lays
  * them out at the image offsets its types table ends with: no argument is
@@ -1137,12 +1150,12 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
     (0u + shmlog__t##i == SHMLOG_ARG_STR ? 8u : 1u << (SHMLOG__LOG2_WIDTHS >> 2 * shmlog__t##i & 3u))
 /* a C site's layout is written on its first call (C++'s record: const, SHMLOG__SEND) */
 #define SHMLOG__SITE_CONST
-#define SHMLOG__SEND(n, lcf, f) SHMLOG__CAT2(SHMLOG__SEND_, SHMLOG__CAT2(SHMLOG__PASS_, n))(n, lcf)
-#define SHMLOG__SEND_NONE(n, lcf) shmlog__write_w0(SHMLOG__SITE_ARG(lcf));
-#define SHMLOG__SEND_IMAGE(n, lcf) \
+#define SHMLOG__SEND(n, levels, lcf, f) SHMLOG__CAT2(SHMLOG__SEND_, SHMLOG__CAT2(SHMLOG__PASS_, n))(n, levels, lcf)
+#define SHMLOG__SEND_NONE(n, levels, lcf) shmlog__write_w0(SHMLOG__SITE_ARG(levels, lcf));
+#define SHMLOG__SEND_IMAGE(n, levels, lcf) \
     shmlog__write(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi, lcf, shmlog__image);
-#define SHMLOG__SEND_WORDS(n, lcf)                                                           \
-    SHMLOG__CAT2(shmlog__write_w, n)(SHMLOG__SITE_ARG(lcf) SHMLOG__UPTO(n, SHMLOG__A_WORD));
+#define SHMLOG__SEND_WORDS(n, levels, lcf)                                                   \
+    SHMLOG__CAT2(shmlog__write_w, n)(SHMLOG__SITE_ARG(levels, lcf) SHMLOG__UPTO(n, SHMLOG__A_WORD));
 union shmlog__f64_word {
     double d;
     uint64_t u;
@@ -2023,11 +2036,11 @@ inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename
  * C++20); the arguments are then evaluated once, as the writer's arguments:
  * the temporaries they make (the std::string whose .c_str() is an argument,
  * what std::max(1, 2) refers to) live until the record is copied. */
-#define SHMLOG__WITH_ARGS(n, ...)                                                             \
+#define SHMLOG__WITH_ARGS(n, levels, ...)                                                     \
     [[maybe_unused]] auto shmlog__p = true ? nullptr : shmlog_detail::call_args_of(__VA_ARGS__); \
     typedef typename std::remove_pointer<decltype(shmlog__p)>::type shmlog__call;             \
     typedef typename shmlog__call::args shmlog__args;                                         \
-    SHMLOG__WRITE(n, __VA_ARGS__)
+    SHMLOG__WRITE(n, levels, __VA_ARGS__)
 #define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_value((x))
 /* in the arm never taken, as the types: a warning about an argument is the
  * writer's call's alone */
@@ -2037,7 +2050,7 @@ inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename
 #define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
 #define SHMLOG__TYPES_DECL(n, ...)
 #define SHMLOG__SITE_TYPES(n, ...) shmlog__args::types
-#define SHMLOG__SITE_NARGS(n, ...) shmlog__fmt.nargs
+#define SHMLOG__SITE_NARGS(n, levels) shmlog__fmt.nargs
 #define SHMLOG__SITE_RECORD struct shmlog__cxx_site
 #define SHMLOG__SITE_LAYOUT(n, ...) /* the signature's writer knows it */
 #define SHMLOG__VALUES_DECL(n, ...)
@@ -2045,7 +2058,7 @@ inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename
  * (site_param): passed through a function's references instead, Clang
  * spills more around the call */
 #define SHMLOG__SITE_CONST const
-#define SHMLOG__SEND(n, lcf, ...)                                                            \
+#define SHMLOG__SEND(n, levels, lcf, ...)                                                    \
     static struct shmlog__site_ref shmlog__ref = {0, &shmlog__site_static};                    \
     shmlog_detail::write_params(typename shmlog__call::writer_params(), &shmlog__ref,          \
                                 lcf SHMLOG__EACH_N(n, SHMLOG__A_PARAM, __VA_ARGS__));
@@ -2109,7 +2122,8 @@ void shmlog__bad_category(void) __attribute__((error(
 /* Counting a call's arguments: SHMLOG__ARG64 picks its 65th argument, so
  * what follows the format and its n arguments in a list names n (up to 63).
  * SHMLOG__PICK64 expands its list first: SHMLOG__TOO_MANY_31 becomes the 31
- * names of 33 .. 63 arguments. */
+ * names of 33 .. 63 arguments (a call's count writes them out, as a macro level
+ * more over its whole list costs Clang 0.05 M instructions a site). */
 #define SHMLOG__ARG64(_f, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, \
     _21, _22, _23, _24, _25, _26, _27, _28, _29, _30, _31, _32, _33, _34, _35, _36, _37, _38, _39, \
     _40, _41, _42, _43, _44, _45, _46, _47, _48, _49, _50, _51, _52, _53, _54, _55, _56, _57, _58, \
@@ -2121,9 +2135,12 @@ void shmlog__bad_category(void) __attribute__((error(
     TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, \
     TOO_MANY
 /* 0 .. 32 (SHMLOG_MAX_ARGS), or TOO_MANY */
-#define SHMLOG__NARGS(...) \
-    SHMLOG__PICK64(__VA_ARGS__, SHMLOG__TOO_MANY_31, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, \
-                   16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, ~)
+#define SHMLOG__NARGS(...)                                                                              \
+    SHMLOG__ARG64(__VA_ARGS__, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, \
+                  TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY,      \
+                  TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY,      \
+                  TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22,  \
+                  21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, ~)
 /* FITS when the arguments after the format are at most 31 */
 #define SHMLOG__FIT31(...) SHMLOG__PICK64(__VA_ARGS__, SHMLOG__TOO_MANY_31, TOO_MANY, \
     FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, \
@@ -2243,11 +2260,13 @@ void shmlog__bad_category(void) __attribute__((error(
  * call's text carries no check of them. */
 #define SHMLOG__LOG_BUILTIN(cat, lvl, ...) \
     SHMLOG__LOG_COUNTED(SHMLOG__NARGS(__VA_ARGS__), SHMLOG__LEVELS_BUILTIN, cat, lvl, __VA_ARGS__)
+/* The call with no gate (SHMLOG__LOG): its empty argument is written here, not by a macro level more over
+ * the call's whole text, which costs Clang 0.015 M instructions a site. */
 #define SHMLOG__LOG_COUNTED(n, levels, cat, lvl, ...) \
-    SHMLOG__CAT2(SHMLOG__LOG_, SHMLOG__CAT2(SHMLOG__SOME_, n))(n, levels, cat, lvl, __VA_ARGS__)
-#define SHMLOG__LOG_NONE(n, levels, cat, lvl, ...) SHMLOG__LOG(n, levels, cat, lvl, , __VA_ARGS__)
-#define SHMLOG__LOG_SOME SHMLOG__LOG_NONE
-#define SHMLOG__LOG_TOO_MANY(n, levels, cat, lvl, ...) \
+    SHMLOG__CAT2(SHMLOG__LOG_, SHMLOG__CAT2(SHMLOG__SOME_, n))(n, levels, cat, lvl, , __VA_ARGS__)
+#define SHMLOG__LOG_NONE SHMLOG__LOG
+#define SHMLOG__LOG_SOME SHMLOG__LOG
+#define SHMLOG__LOG_TOO_MANY(n, levels, cat, lvl, gate, ...) \
     SHMLOG__REFUSE(cat, lvl, 0,                                                             \
                    "shmlog: at most 32 arguments after the format (SHMLOG_MAX_ARGS, fixed by the site " \
                    "layout in shared memory and files): split the call (in C++, or pass values that belong " \
@@ -2268,7 +2287,9 @@ void shmlog__bad_category(void) __attribute__((error(
 
 /* A call's level, category and record flags, checked (SHMLOG__LEVEL_OF), or
  * not, where the macro that names them is the library's own: constants then,
- * which a C site keeps (SHMLOG__SITE_NARGS). */
+ * which a C site keeps (SHMLOG__SITE_NARGS). The name of each also names, by
+ * a suffix, the call's floor test (_FLOOR) and what a C call passes its
+ * writer (_AT_SITE, _SITE_ARG). */
 #define SHMLOG__LEVELS_CHECKED(cat, lvl)                                                         \
     unsigned shmlog__flags = 0;                                                                \
     const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl, shmlog__flags);                        \
@@ -2321,11 +2342,10 @@ inline __attribute__((always_inline)) unsigned lcf(unsigned lvl, unsigned cat, u
         SHMLOG__FORMAT_LITERAL(SHMLOG__FIRST(__VA_ARGS__));                                    \
         levels(cat, lvl)                                                                       \
         /* below SHMLOG_ACTIVE_LEVEL, a constant level leaves nothing of the call */          \
-        if (SHMLOG__CAST(int, shmlog__lvl) >= SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) &&         \
-            SHMLOG__LIKELY(SHMLOG__LIVE(shmlog__lvl, shmlog__cat))) {                           \
+        if (SHMLOG__CAT2(levels, _FLOOR)(shmlog__lvl) SHMLOG__LIKELY(SHMLOG__LIVE(shmlog__lvl, shmlog__cat))) { \
             SHMLOG__SITE_TSC(n)                                                                \
             gate                                                                               \
-            SHMLOG__WITH_ARGS(n, __VA_ARGS__)                                                  \
+            SHMLOG__WITH_ARGS(n, levels, __VA_ARGS__)                                          \
         }                                                                                      \
     } while (0)
 
@@ -2334,18 +2354,18 @@ inline __attribute__((always_inline)) unsigned lcf(unsigned lvl, unsigned cat, u
  * SHMLOG__WITH_ARGS: its static record of itself and its arguments' values,
  * handed to the writer out of line, which registers the site on its first
  * call. */
-#define SHMLOG__WRITE(n, ...)                                                                  \
+#define SHMLOG__WRITE(n, levels, ...)                                                          \
     SHMLOG__FMT_DECL(n, __VA_ARGS__)                                                           \
     if (0)                                                                                     \
         SHMLOG__FORMAT_CHECK(n, __VA_ARGS__);                                                  \
     SHMLOG__TYPES_DECL(n, __VA_ARGS__)                                                         \
     static SHMLOG__SITE_CONST SHMLOG__SITE_RECORD shmlog__site_static = {SHMLOG__SITE_LAYOUT(n, __VA_ARGS__) \
-                                                      SHMLOG__SITE_NARGS(n, __VA_ARGS__), __LINE__, \
+                                                      SHMLOG__SITE_NARGS(n, levels), __LINE__, \
                                                       __FILE__, __func__,                       \
                                                       SHMLOG__SITE_FORMAT(n, __VA_ARGS__),      \
                                                       SHMLOG__SITE_DESC(n, __VA_ARGS__), SHMLOG__SITE_TYPES(n, __VA_ARGS__)}; \
     SHMLOG__VALUES_DECL(n, __VA_ARGS__)                                                        \
-    SHMLOG__SEND(n, SHMLOG__LCF, __VA_ARGS__)
+    SHMLOG__SEND(n, levels, SHMLOG__LCF, __VA_ARGS__)
 
 /* ---- rate-limited calls ---- */
 
