@@ -19,6 +19,8 @@
 #                     this tree's
 #   --insns           the compiler proper's instructions (cc1, cc1plus or clang -cc1 as -### runs it, counted
 #                     by cachegrind) in place of its cpu time: steady on a loaded machine, G and M for s and ms
+#                     (compare at the timed run's site counts: a signature's first site costs Quill about
+#                     0.27 G instructions, most of its "a site more" at a few hundred sites)
 #   e.g. bash bench/compile.sh --sites 200 --shapes issue --compilers gcc --opts O2
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
