@@ -48,26 +48,25 @@ tap_forget() {
 }
 ok() { echo "ok - $1"; passed=$((passed + 1)); }
 # A failure's line and details go to stderr too: meson test --print-errorlogs (the CI's
-# log) shows a TAP test's stderr, not its stdout.
+# log) shows a TAP test's stderr, not its stdout. (Not tee /dev/stderr: it reopens a
+# file stderr and truncates it.)
+tap_say() {
+    printf '%s\n' "$1"
+    printf '%s\n' "$1" >&2
+}
 not_ok() {
-    echo "not ok - $1"
-    echo "not ok - $1" >&2
+    tap_say "not ok - $1"
     failed=$((failed + 1))
 }
 skipped=0
 skip() { echo "ok - $1 # SKIP $2"; skipped=$((skipped + 1)); }
-# Details go to stderr as well, for the same reason as not_ok's line.
-# (Not tee /dev/stderr: it reopens a file stderr and truncates it.)
 diag() {
     local text
     text=$(sed 's/^/# /' "$@") || true
-    [ -n "$text" ] || return 0
-    printf '%s\n' "$text"
-    printf '%s\n' "$text" >&2
+    [ -z "$text" ] || tap_say "$text"
 }
 bail() {
-    echo "Bail out! $*"
-    echo "Bail out! $*" >&2
+    tap_say "Bail out! $*"
     exit 1
 }
 
