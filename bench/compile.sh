@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # What a log call site costs the program around it: compiles N call sites in one function (as a program
 # logs, bench/compile_sites.py writes them) through shmlog (C; C++ with printf formats; C++ with {}
-# formats), Quill (its header from the peers' harness, as bench/peers.sh checks it out) and printf, with
-# each compiler and optimisation level asked for, in one run; prints, per case, the compiler's cpu seconds
-# (user + system), its peak memory, the object's code (.text sections), both per call site (over the N
-# sites), and what one more site adds (over the same file with no site: the headers' own cost taken off).
+# formats), Quill (its header from the peers' harness, as bench/peers.sh checks it out; also with its format
+# checked at compile time, as shmlog checks its own) and printf, with each compiler and optimisation level
+# asked for, in one run; prints, per case, the compiler's cpu seconds (user + system), its peak memory, the
+# object's code (.text sections), both per call site (over the N sites), and what one more site adds (over
+# the same file with no site: the headers' own cost taken off).
 #
 # usage: bash bench/compile.sh [--sites LIST] [--shapes issue|mix] [--compilers LIST] [--opts LIST]
 #                              [--cases LIST] [--work DIR] [--header DIR] [--insns]
@@ -13,7 +14,9 @@
 #                     measured; mix: the sample producer's seven trading shapes in turn (default mix)
 #   --compilers LIST  gcc,clang (default both)
 #   --opts LIST       O0,O2 (default both)
-#   --cases LIST      of c,cxx_printf,cxx_braces,quill,printf (default all)
+#   --cases LIST      of c,cxx_printf,cxx_braces,quill,quill_checked,printf (default all); quill_checked is
+#                     Quill's site with its format checked at compile time beside it (Quill checks none),
+#                     as shmlog's sites are
 #   --work DIR        where the peers' harness is (default build-peers, as bench/peers.sh)
 #   --header DIR      shmlog's cases with the shmlog.h in DIR (another tree's, to compare two headers), not
 #                     this tree's
@@ -26,7 +29,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/common.sh
 . "$repo/bench/common.sh"
-sites=200,2000 shapes=mix compilers=gcc,clang opts=O0,O2 cases=c,cxx_printf,cxx_braces,quill,printf
+sites=200,2000 shapes=mix compilers=gcc,clang opts=O0,O2 cases=c,cxx_printf,cxx_braces,quill,quill_checked,printf
 work=$repo/build-peers header="" insns=""
 args="$*"
 while [ $# -gt 0 ]; do
@@ -56,7 +59,7 @@ else
     python3 "$repo/producer/amalgamate.py" "$repo/producer/shmlog.h.in" "$scratch/shmlog.h"
 fi
 quill_include=""
-case ",$cases," in *,quill,*) quill_include=$(peers_harness "$work")/quill/include ;; esac
+case ",$cases," in *,quill,* | *,quill_checked,*) quill_include=$(peers_harness "$work")/quill/include ;; esac
 
 # The compiler proper's instructions for one compile, in G (as -### prints its command, quoted for the shell):
 # Clang's writes the object, GCC's the assembly (-S, where -c would name a temporary file).
@@ -90,7 +93,7 @@ echo "# $(uname -sr), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg) befor
     "$(gcc --version | head -1); $(clang --version 2>/dev/null | head -1 || echo 'no clang')"
 echo "# shmlog.h ${header:-of $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?')}; + bench/compile.sh $args"
 if [ -n "$insns" ]; then unit=("G insns" "Minsn/site" "+Minsn/site"); else unit=("cpu s" "ms/site" "+ms/site"); fi
-printf '%-11s %-6s %-3s %6s %9s %9s %11s %10s %8s %11s %8s\n' case cc opt sites "${unit[0]}" "peak MB" ".text B" "${unit[1]}" \
+printf '%-13s %-6s %-3s %6s %9s %9s %11s %10s %8s %11s %8s\n' case cc opt sites "${unit[0]}" "peak MB" ".text B" "${unit[1]}" \
     "B/site" "${unit[2]}" "+B/site"
 IFS=, read -r -a site_list <<<"$sites"
 IFS=, read -r -a compiler_list <<<"$compilers"
@@ -112,7 +115,7 @@ for n in "${site_list[@]}"; do
                 read -r cpu0 kb0 text0 <<<"$(compile_one "$tool" "$std" "$opt" "$scratch/$c.0.$ext")"
                 awk -v c="$c" -v cc="$cc" -v o="$opt" -v n="$n" -v t="$cpu" -v kb="$kb" -v b="$text" -v t0="$cpu0" \
                     -v b0="$text0" 'BEGIN {
-                    printf "%-11s %-6s %-3s %6d %9.3f %9.0f %11d %10.2f %8.0f %11.2f %8.0f\n", c, cc, o, n, t, kb / 1024,
+                    printf "%-13s %-6s %-3s %6d %9.3f %9.0f %11d %10.2f %8.0f %11.2f %8.0f\n", c, cc, o, n, t, kb / 1024,
                         b, t * 1000 / n, b / n, (t - t0) * 1000 / n, (b - b0) / n }'
             done
         done

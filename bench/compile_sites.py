@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Writes one source file of N log call sites in one function, as a program
 logs: shmlog in C, shmlog in C++ with printf formats or with {} formats,
-Quill, or printf. Each site has its own format (k<N> in front), so no two
+Quill, Quill with its format checked at compile time, or printf. Each site has its own format (k<N> in front), so no two
 can be merged; the argument shapes are the issue's (int, double, string) or
 the sample producer's trading mix.
 
 usage: compile_sites.py KIND SHAPES N OUT
-  KIND   c | cxx_printf | cxx_braces | quill | printf
+  KIND   c | cxx_printf | cxx_braces | quill | quill_checked | printf
   SHAPES issue | mix"""
 import sys
 
@@ -36,6 +36,10 @@ HEADS = {
     "cxx_braces": '#include "shmlog.h"\n\nvoid sites(%s)\n{\n' % CXX_PARAMS,
     "quill": '#include "quill/LogMacros.h"\n#include "quill/Logger.h"\n#include <string>\n\n'
              'void sites(quill::Logger *logger, %s)\n{\n' % CXX_PARAMS,
+    # Quill 11 checks no format at compile time (a {:d} of a string compiles); a user who wants what
+    # shmlog's sites check writes the check beside the call, with its bundled fmt as fmt's own C++17 way
+    "quill_checked": '#include "quill/LogMacros.h"\n#include "quill/Logger.h"\n#include "quill/bundled/fmt/format.h"\n'
+                     '#include <string>\n\nvoid sites(quill::Logger *logger, %s)\n{\n' % CXX_PARAMS,
     "printf": '#include <stdio.h>\n\nvoid sites(%s)\n{\n' % C_PARAMS,
 }
 
@@ -48,6 +52,10 @@ def call(kind, k, shape):
         return '    SHMLOG_INFO("k%d %s", %s);\n' % (k, braces_fmt, args)
     if kind == "quill":
         return '    LOG_INFO(logger, "k%d %s", %s);\n' % (k, braces_fmt, args)
+    if kind == "quill_checked":  # the argument types as fmt::format deduces them: lvalue references
+        types = ", ".join("decltype((%s))" % a.strip() for a in args.split(","))
+        return ('    if (false) (void)fmtquill::format_string<%s>(FMTQUILL_STRING("k%d %s"));\n'
+                '    LOG_INFO(logger, "k%d %s", %s);\n' % (types, k, braces_fmt, k, braces_fmt, args))
     return '    printf("k%d %s\\n", %s);\n' % (k, printf_fmt, args)
 
 
