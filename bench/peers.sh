@@ -25,6 +25,8 @@
 #   --threads LIST   producer thread counts, all on cpu 0 (default 1; the harness's own is 1,4)
 #   --samples N      samples per thread (default the harness's, 10,000)
 #   --loggers LIST   of quill,fmtlog,nanolog,binlog,spdlog,shmlog (default all)
+#   --cases LIST     of int_int_double,int_int_largestr,many_sites (default all); e.g. many_sites alone with
+#                    more --samples, where the p99.9 of 10,000 moves from run to run more than loggers differ
 #   --header DIR     shmlog's programs from the shmlog.h in DIR (another tree's, to compare two headers with
 #                    one collector; give each its own --work), not the build's
 #   --quick          --runs 1 --samples 500: a check that it all builds and runs
@@ -41,6 +43,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/common.sh
 . "$repo/bench/common.sh"
 harness=/work/.mirror/odygrd+logger_benchmarks/repo
+all_cases="int_int_double int_int_largestr many_sites"
+cases=$all_cases
 work=$repo/build-peers build="" header="" runs=3 threads=1 samples="" loggers=quill,fmtlog,nanolog,binlog,spdlog,shmlog
 cachegrind=0
 producer_cpu=0 backend_cpu=1
@@ -55,6 +59,7 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --samples) samples=$2; shift 2 ;;
     --loggers) loggers=$2; shift 2 ;;
+    --cases) cases=${2//,/ }; shift 2 ;;
     --quick) runs=1 samples=500; shift ;;
     --cachegrind) cachegrind=1; shift ;;
     -h | --help) sed -n '/^# usage/,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -84,7 +89,10 @@ declare -A target=(
     [spdlog]=benchmark_spdlog_call_site_latency
     [shmlog]=benchmark_shmlog_call_site_latency
 )
-cases="int_int_double int_int_largestr many_sites"
+for c in $cases; do
+    case " $all_cases " in *" $c "*) ;; *) echo "peers.sh: no case $c: use ${all_cases// /,}" >&2; exit 2 ;; esac
+done
+[ -n "$cases" ] || { echo "peers.sh: --cases wants ${all_cases// /,} or some of them" >&2; exit 2; }
 # The many-sites case (1,000 distinct call sites in a shuffled order) is built for Quill and shmlog only.
 has_case() { [ "$2" != many_sites ] || [ "$1" = quill ] || [ "$1" = shmlog ]; }
 IFS=, read -r -a selected <<<"$loggers"
@@ -315,13 +323,13 @@ if [ "$cachegrind" = 1 ]; then
     exit 0
 fi
 
-python3 - "$out" "$runs" "$loggers" "${skipped[@]}" <<'PY'
-import collections, pathlib, re, statistics, sys
+PEERS_CASES=$cases python3 - "$out" "$runs" "$loggers" "${skipped[@]}" <<'PY'
+import collections, os, pathlib, re, statistics, sys
 out, runs, loggers = pathlib.Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")
 skipped = {tuple(s.split(" ", 2)[:2]): s.split(" ", 2)[2] for s in sys.argv[4:]}
 names = {"quill": "Quill (unbounded)", "fmtlog": "fmtlog", "nanolog": "PlatformLab NanoLog",
          "binlog": "MS binlog", "spdlog": "spdlog", "shmlog": "shmlog"}
-cases = ["int_int_double", "int_int_largestr", "many_sites"]
+cases = os.environ["PEERS_CASES"].split()
 cols = ["50th", "75th", "90th", "95th", "99th", "99.9th", "worst"]
 fig = collections.defaultdict(list)   # (logger, case, threads) -> [row per run]
 notes = collections.defaultdict(list)
