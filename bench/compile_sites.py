@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Writes one source file of N log call sites in one function, as a program
 logs: shmlog in C, shmlog in C++ with printf formats or with {} formats,
-Quill, Quill with its format checked at compile time, or printf. Each site has its own format (k<N> in front), so no two
-can be merged; the argument shapes are the issue's (int, double, string) or
-the sample producer's trading mix.
+Quill, Quill with its format checked at compile time, or printf. Each site
+has its own format (k<N> in front), so no two can be merged; the argument
+shapes are the issue's (int, double, string) or the sample producer's
+trading mix.
 
 usage: compile_sites.py KIND SHAPES N OUT
   KIND   c | cxx_printf | cxx_braces | quill | quill_checked | printf
