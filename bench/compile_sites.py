@@ -31,16 +31,16 @@ C_PARAMS = ("int i, double d, double d2, unsigned u, unsigned u2, unsigned long 
             "long long pos, long long lim, char c, unsigned short h, const char *s, const char *s2")
 CXX_PARAMS = C_PARAMS.replace("const char *s, const char *s2", "const std::string &s, const std::string &s2")
 
+QUILL_HEAD = ('#include "quill/LogMacros.h"\n#include "quill/Logger.h"\n%s#include <string>\n\n'
+              'void sites(quill::Logger *logger, %s)\n{\n')
 HEADS = {
     "c": '#include "shmlog.h"\n\nvoid sites(%s)\n{\n' % C_PARAMS,
     "cxx_printf": '#include "shmlog.h"\n\nvoid sites(%s)\n{\n' % CXX_PARAMS,
     "cxx_braces": '#include "shmlog.h"\n\nvoid sites(%s)\n{\n' % CXX_PARAMS,
-    "quill": '#include "quill/LogMacros.h"\n#include "quill/Logger.h"\n#include <string>\n\n'
-             'void sites(quill::Logger *logger, %s)\n{\n' % CXX_PARAMS,
+    "quill": QUILL_HEAD % ("", CXX_PARAMS),
     # Quill 11 checks no format at compile time (a {:d} of a string compiles); a user who wants what
     # shmlog's sites check writes the check beside the call, with its bundled fmt as fmt's own C++17 way
-    "quill_checked": '#include "quill/LogMacros.h"\n#include "quill/Logger.h"\n#include "quill/bundled/fmt/format.h"\n'
-                     '#include <string>\n\nvoid sites(quill::Logger *logger, %s)\n{\n' % CXX_PARAMS,
+    "quill_checked": QUILL_HEAD % ('#include "quill/bundled/fmt/format.h"\n', CXX_PARAMS),
     "printf": '#include <stdio.h>\n\nvoid sites(%s)\n{\n' % C_PARAMS,
 }
 
@@ -56,7 +56,7 @@ def call(kind, k, shape):
     if kind == "quill_checked":  # the argument types as fmt::format deduces them: lvalue references
         types = ", ".join("decltype((%s))" % a.strip() for a in args.split(","))
         return ('    if (false) (void)fmtquill::format_string<%s>(FMTQUILL_STRING("k%d %s"));\n'
-                '    LOG_INFO(logger, "k%d %s", %s);\n' % (types, k, braces_fmt, k, braces_fmt, args))
+                % (types, k, braces_fmt) + call("quill", k, shape))
     return '    printf("k%d %s\\n", %s);\n' % (k, printf_fmt, args)
 
 
