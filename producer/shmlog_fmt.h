@@ -414,9 +414,10 @@ constexpr const char *fmt_call_text(const char *texts, size_t i)
  * GCC folds strchr of a pointer past a literal's start wrongly: GCC 12
  * gives f + from + the index from f). */
 struct fmt_specials {
+    static constexpr size_t none = ~size_t{0};
     const char *f;
     size_t end; /* what lies at or past it is no placeholder's */
-    size_t pct, open, close;
+    size_t pct, open, close; /* open and close: none when there is none */
     constexpr size_t find(char c, size_t from) const
     {
 #ifdef __clang__
@@ -427,8 +428,20 @@ struct fmt_specials {
 #endif
         return at < end ? at : end;
     }
+    /* the first '{' or '}' at or after from, none when there is none: no suffix has one, so Clang's
+     * needs no test against end */
+    constexpr size_t find_brace(char c, size_t from) const
+    {
+#ifdef __clang__
+        const char *p = __builtin_strchr(f + from, c);
+        return p ? static_cast<size_t>(p - f) : none;
+#else
+        const size_t at = from + __builtin_strcspn(f + from, c == '{' ? "{" : "}");
+        return at < end ? at : none;
+#endif
+    }
     constexpr fmt_specials(const char *f_, size_t end_)
-        : f(f_), end(end_), pct(find('%', 0)), open(find('{', 0)), close(find('}', 0))
+        : f(f_), end(end_), pct(find('%', 0)), open(find_brace('{', 0)), close(find_brace('}', 0))
     {
     }
     /* the first at or after from; end when none */
@@ -438,9 +451,9 @@ struct fmt_specials {
         if (pct < from)
             pct = find('%', from);
         if (open < from)
-            open = find('{', from);
+            open = find_brace('{', from);
         if (close < from)
-            close = find('}', from);
+            close = find_brace('}', from);
         const size_t m = pct < open ? pct : open;
         return m < close ? m : close;
 #else
@@ -466,10 +479,11 @@ struct fmt_arg_info {
     /* what a bare {} becomes, worked out once a type, as its code (fmt_translate_into): the
      * letter of its conversion, D and U for %lld and %llu; 0 where it takes more (a duration) */
     char bare;
+    char fixed; /* what {:.2f} becomes, as its code: '.' on a plain floating-point number, else 0 */
 };
 constexpr fmt_arg_info fmt_arg_info_of(fmt_kind kind, size_t bytes, bool time_point, const char *unit)
 {
-    fmt_arg_info a{kind, bytes, time_point, unit, 0};
+    fmt_arg_info a{kind, bytes, time_point, unit, 0, 0};
     char conversion[8] = {};
     fmt_out out{conversion, 0};
     int dyn = 0;
@@ -478,25 +492,27 @@ constexpr fmt_arg_info fmt_arg_info_of(fmt_kind kind, size_t bytes, bool time_po
         fmt_conversion("", 0, kind, bytes, out, dyn, entry) == fmt_reason::none && !entry && !dyn) {
         const char letter = conversion[out.n - 1];
         a.bare = out.n == 2 ? letter : letter == 'd' ? 'D' : letter == 'u' ? 'U' : 0;
+        a.fixed = kind == k_float && a.bare ? '.' : 0;
     }
     return a;
 }
 /* Per signature, once: the translation itself is no template, so that a
  * site's format costs its evaluation alone, not an instantiation of it. */
 template <typename... A> struct fmt_args_of {
-    static constexpr fmt_arg_info info[] = {fmt_arg_info{k_other, 0, false, "", 0},
+    static constexpr fmt_arg_info info[] = {fmt_arg_info{k_other, 0, false, "", 0, 0},
                                             fmt_arg_info_of(fmt_kind_of<A>(), sizeof(A), is_time_point<A>::value, fmt_unit<A>())...};
 };
 
 /* Where fmt_translate_into writes: the placeholders' conversions, a
- * fmt_site's descriptor and fields. */
+ * fmt_site's descriptor and fields (its own: no copy of them afterwards,
+ * which costs Clang's evaluator a step each). */
 struct fmt_translation {
     char *text;
     char *desc;
-    size_t desc_len;
-    bool fmt_style;
-    fmt_reason error;
-    int at;
+    size_t &desc_len;
+    bool &fmt_style;
+    fmt_reason &error;
+    int &at;
 };
 
 /* Format f (at most max bytes) of the nargs arguments args[1..], whose call
@@ -512,7 +528,8 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
                                   const char *texts, bool names)
 {
     /* a builtin: GCC folds it at once, where a loop costs thousands of its steps a character */
-    const size_t len = __builtin_strlen(f) < max ? __builtin_strlen(f) : max;
+    const size_t whole = __builtin_strlen(f);
+    const size_t len = whole < max ? whole : max;
     /* a rate-limited call's suffix is printf in either style */
     const size_t sl = sizeof fmt_suppressed - 1;
     const bool suffixed = len >= sl && __builtin_strcmp(f + len - sl, fmt_suppressed) == 0;
@@ -556,203 +573,203 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
     const int placeholders_args = nargs - (suffixed ? 1 : 0);
     int next = 0;
     bool named_seen = false, auto_seen = false, manual_seen = false;
-    for (size_t i = 0; i < end; i++) {
-        /* past the text up to the next '%', '{' or '}', most of a format */
-        i = specials.next(i);
-        if (i >= end)
-            break;
-        const char c = f[i];
-        const char after = i + 1 < end ? f[i + 1] : 0; /* read once: each read costs the evaluator */
-        /* the placeholders first, the most of what comes here */
-        if (c == '{' && after == '}' && !names && !manual_seen && next < placeholders_args && args[next + 1].bare) {
-            /* a bare {}: its type's conversion as the general case below would write it, as its code */
-            r.at = ++next;
-            auto_seen = true;
-            out.put(args[next].bare);
-            i++;
-        } else if (c == '{' && after == ':' && i + 5 < end && f[i + 2] == '.' && f[i + 5] == '}' && !names &&
-                   !manual_seen && next < placeholders_args && args[next + 1].kind == k_float && args[next + 1].bare &&
-                   fmt_is_digit(f[i + 3]) && fmt_float_letter(f[i + 4])) {
-            /* {:.2f} on a plain floating-point number: "%.2f", as the general case below would write it,
-             * as its code: '%' and the spec after the ':' */
-            r.at = ++next;
-            auto_seen = true;
-            out.put('.');
-            i += 5;
-        } else if (c == '%') {
-            if (after == '%')
-                i++; /* %% is one percent sign, as a conversion letter after it needs */
-        } else if (c == '}') {
-            if (after != '}') {
+    bool fast = !names; /* no names, no manual index: the placeholders' quick forms may apply */
+    /* The placeholders, told by where the format's next '{' and '}' are, each looked for again
+     * once passed (a '%' is text here: the scan above told a printf conversion apart). */
+    size_t past = 0;
+    for (size_t lbrace = specials.open, rbrace = specials.close; lbrace < end || rbrace < end;
+         lbrace = specials.find_brace('{', past), rbrace = specials.find_brace('}', past)) {
+        if (rbrace < lbrace) { /* a '}' of the text: only as "}}" */
+            if (rbrace + 1 >= end || f[rbrace + 1] != '}') {
                 r.error = fmt_reason::unmatched_brace;
                 r.at = next + 1;
                 return;
             }
-            i++;
-        } else if (c == '{' && after == '{') {
-            i++;
-        } else if (c == '{') {
-            /* the next special character, most often its '}'; else read past a nested {} (a width or
-             * precision from an argument) or a chrono spec's % */
-            size_t close = specials.next(i + 1);
-            if (close >= end || f[close] != '}') {
-                close = i + 1;
-                while (close < end && f[close] != '}' && !(f[close] == '{' && (close + 1 >= end || f[close + 1] != '}')))
-                    close += f[close] == '{' ? 2 : 1;
-            }
-            const int arg = ++next;
-            r.at = arg;
-            if (close >= end || f[close] != '}') {
-                r.error = fmt_reason::unmatched_brace;
+            past = rbrace + 2;
+            continue;
+        }
+        /* the placeholders first, the most of what comes here, told by their '}' alone: a bare {},
+         * its type's conversion as the general case below would write it, as its code; {:.2f} on a
+         * plain floating-point number, "%.2f", as '.' ('%' and the spec after the ':') */
+        const char code = !fast || next >= placeholders_args ? 0
+                          : rbrace == lbrace + 1 ? args[next + 1].bare
+                          : rbrace == lbrace + 5 && f[lbrace + 1] == ':' && f[lbrace + 2] == '.' &&
+                                    fmt_is_digit(f[lbrace + 3]) && fmt_float_letter(f[lbrace + 4])
+                              ? args[next + 1].fixed
+                              : 0;
+        if (code) {
+            ++next;
+            auto_seen = true;
+            out.p[out.n++] = code; /* written here: a call costs Clang's evaluator a frame */
+            past = rbrace + 1;
+            continue;
+        }
+        const size_t i = lbrace;
+        if (i + 1 < end && f[i + 1] == '{') {
+            past = i + 2;
+            continue;
+        }
+        /* its '}', most often the next one; else read past a nested {} (a width or precision
+         * from an argument) */
+        size_t close = rbrace;
+        if (close >= end || specials.find_brace('{', i + 1) < close) {
+            close = i + 1;
+            while (close < end && f[close] != '}' && !(f[close] == '{' && (close + 1 >= end || f[close + 1] != '}')))
+                close += f[close] == '{' ? 2 : 1;
+        }
+        const int arg = ++next;
+        r.at = arg;
+        if (close >= end || f[close] != '}') {
+            r.error = fmt_reason::unmatched_brace;
+            return;
+        }
+        size_t spec = i + 1;
+        const char *name = nullptr;
+        size_t name_len = 0;
+        const bool named = names && arg <= nargs && fmt_arg_name(fmt_call_text(texts, static_cast<size_t>(arg)), name, name_len);
+        if (spec < close && (f[spec] == '_' || (f[spec] >= 'a' && f[spec] <= 'z') || (f[spec] >= 'A' && f[spec] <= 'Z'))) {
+            /* {name}: the argument's own, in the arguments' order (the record keeps that order) */
+            size_t k = spec;
+            while (k < close && f[k] != ':')
+                k++;
+            bool same = named && name_len == k - spec;
+            for (size_t at = 0; same && at < name_len; at++)
+                same = name[at] == f[spec + at];
+            if (!same) {
+                r.error = fmt_reason::named_placeholder_not_the_next_named_argument;
                 return;
             }
-            size_t spec = i + 1;
-            const char *name = nullptr;
-            size_t name_len = 0;
-            const bool named = names && arg <= nargs && fmt_arg_name(fmt_call_text(texts, static_cast<size_t>(arg)), name, name_len);
-            if (spec < close && (f[spec] == '_' || (f[spec] >= 'a' && f[spec] <= 'z') || (f[spec] >= 'A' && f[spec] <= 'Z'))) {
-                /* {name}: the argument's own, in the arguments' order (the record keeps that order) */
-                size_t k = spec;
-                while (k < close && f[k] != ':')
-                    k++;
-                bool same = named && name_len == k - spec;
-                for (size_t at = 0; same && at < name_len; at++)
-                    same = name[at] == f[spec + at];
-                if (!same) {
-                    r.error = fmt_reason::named_placeholder_not_the_next_named_argument;
-                    return;
+            spec = k;
+            named_seen = true;
+        } else if (named_seen && !(spec < close && fmt_is_digit(f[spec]))) {
+            /* fmt's automatic index does not count named ones: it would take another argument */
+            r.error = fmt_reason::automatic_placeholder_after_a_named_one;
+            return;
+        }
+        const bool manual = !named && spec < close && fmt_is_digit(f[spec]);
+        const bool automatic = !named && !manual;
+        if ((manual && auto_seen) || (automatic && manual_seen)) {
+            r.error = fmt_reason::automatic_and_manual_indexes_mixed; /* fmt refuses the switch */
+            return;
+        }
+        auto_seen = auto_seen || automatic;
+        manual_seen = manual_seen || manual;
+        fast = fast && !manual;
+        if (manual) {
+            int index = 0;
+            for (; spec < close && fmt_is_digit(f[spec]); spec++)
+                index = index * 10 + (f[spec] - '0');
+            if (index != arg - 1) {
+                r.error = fmt_reason::positional_index_out_of_order;
+                return;
+            }
+        }
+        if (spec < close && f[spec] != ':') {
+            r.error = fmt_reason::unmatched_brace;
+            return;
+        }
+        if (arg > placeholders_args) {
+            r.error = fmt_reason::no_argument_for_placeholder;
+            return;
+        }
+        if (spec < close)
+            spec++;
+        if (specials.find(';', spec) < close) { /* it would end the descriptor's entry */
+            r.error = fmt_reason::semicolon_in_spec_unsupported;
+            return;
+        }
+        if (!args[arg].unit) {
+            r.error = fmt_reason::duration_unit_unsupported;
+            return;
+        }
+        if (args[arg].kind == k_struct && spec < close) {
+            r.error = fmt_reason::spec_on_struct_unsupported;
+            return;
+        }
+        int dyn = 0;
+        bool entry = false;
+        char what = args[arg].kind == k_char ? 'c' : 'v';
+        if (args[arg].time_point || args[arg].unit[0]) { /* a time point always: fmt's text is not the readers' time */
+            r.error = fmt_chrono_spec(f + spec, close - spec, args[arg].time_point, args[arg].kind == k_float);
+            if (r.error != fmt_reason::none)
+                return;
+            entry = args[arg].time_point || spec < close;
+            what = args[arg].time_point ? 't' : 'd';
+            if (!entry && args[arg].kind == k_float) /* {} of a duration: its count as fmt 9 writes it, then the unit */
+                out.put('%'), out.put('g');
+            else if (!entry)
+                r.error = fmt_conversion(f + spec, 0, args[arg].kind, args[arg].bytes, out, dyn, entry);
+            else { /* the count's plain conversion */
+                out.put('%');
+                if (args[arg].kind == k_float) {
+                    out.put('g');
+                } else {
+                    if (args[arg].bytes == 8)
+                        out.put('l'), out.put('l');
+                    out.put(args[arg].kind == k_signed ? 'd' : 'u');
                 }
-                spec = k;
-                named_seen = true;
-            } else if (named_seen && !(spec < close && fmt_is_digit(f[spec]))) {
-                /* fmt's automatic index does not count named ones: it would take another argument */
-                r.error = fmt_reason::automatic_placeholder_after_a_named_one;
+            }
+            for (size_t k = spec; k + 1 < close; k++)
+                if (f[k] == '{' && f[k + 1] == '}')
+                    dyn |= f[k - 1] == '.' ? 2 : 1;
+        } else {
+            r.error = fmt_conversion(f + spec, close - spec, args[arg].kind, args[arg].bytes, out, dyn, entry);
+            if (r.error != fmt_reason::none)
                 return;
+        }
+        if (!entry) {
+            for (const char *u = args[arg].unit; *u; u++)
+                out.put(*u);
+            out.put('\0');
+            past = close + 1;
+            continue;
+        }
+        if (dyn && (manual_seen || named_seen)) { /* a nested {} is automatic: fmt counts it apart */
+            r.error = fmt_reason::automatic_and_manual_indexes_mixed;
+            return;
+        }
+        /* "f<arg> <what>[<unit> ]<spec>", a {} of the spec naming its argument */
+        fmt_out d{r.desc, r.desc_len};
+        if (d.n)
+            d.put(';');
+        d.put('f');
+        d.put_number(arg);
+        d.put(' ');
+        d.put(what);
+        d.put(' ');
+        if (what == 'd') {
+            for (const char *u = args[arg].unit; *u; u++)
+                d.put(*u);
+            d.put(' ');
+        }
+        int taken = arg;
+        for (size_t k = spec; k < close; k++) {
+            if (f[k] != '{') {
+                d.put(f[k]);
+                continue;
             }
-            const bool manual = !named && spec < close && fmt_is_digit(f[spec]);
-            const bool automatic = !named && !manual;
-            if ((manual && auto_seen) || (automatic && manual_seen)) {
-                r.error = fmt_reason::automatic_and_manual_indexes_mixed; /* fmt refuses the switch */
-                return;
-            }
-            auto_seen = auto_seen || automatic;
-            manual_seen = manual_seen || manual;
-            if (manual) {
-                int index = 0;
-                for (; spec < close && fmt_is_digit(f[spec]); spec++)
-                    index = index * 10 + (f[spec] - '0');
-                if (index != arg - 1) {
-                    r.error = fmt_reason::positional_index_out_of_order;
-                    return;
-                }
-            }
-            if (spec < close && f[spec] != ':') {
-                r.error = fmt_reason::unmatched_brace;
-                return;
-            }
-            if (arg > placeholders_args) {
+            if (++taken > placeholders_args) {
                 r.error = fmt_reason::no_argument_for_placeholder;
                 return;
             }
-            if (spec < close)
-                spec++;
-            if (specials.find(';', spec) < close) { /* it would end the descriptor's entry */
-                r.error = fmt_reason::semicolon_in_spec_unsupported;
+            if (args[taken].kind != k_signed && args[taken].kind != k_unsigned) {
+                r.error = fmt_reason::width_or_precision_argument_not_an_integer;
                 return;
             }
-            if (!args[arg].unit) {
-                r.error = fmt_reason::duration_unit_unsupported;
-                return;
-            }
-            if (args[arg].kind == k_struct && spec < close) {
-                r.error = fmt_reason::spec_on_struct_unsupported;
-                return;
-            }
-            int dyn = 0;
-            bool entry = false;
-            char what = args[arg].kind == k_char ? 'c' : 'v';
-            if (args[arg].time_point || args[arg].unit[0]) { /* a time point always: fmt's text is not the readers' time */
-                r.error = fmt_chrono_spec(f + spec, close - spec, args[arg].time_point, args[arg].kind == k_float);
-                if (r.error != fmt_reason::none)
-                    return;
-                entry = args[arg].time_point || spec < close;
-                what = args[arg].time_point ? 't' : 'd';
-                if (!entry && args[arg].kind == k_float) /* {} of a duration: its count as fmt 9 writes it, then the unit */
-                    out.put('%'), out.put('g');
-                else if (!entry)
-                    r.error = fmt_conversion(f + spec, 0, args[arg].kind, args[arg].bytes, out, dyn, entry);
-                else { /* the count's plain conversion */
-                    out.put('%');
-                    if (args[arg].kind == k_float) {
-                        out.put('g');
-                    } else {
-                        if (args[arg].bytes == 8)
-                            out.put('l'), out.put('l');
-                        out.put(args[arg].kind == k_signed ? 'd' : 'u');
-                    }
-                }
-                for (size_t k = spec; k + 1 < close; k++)
-                    if (f[k] == '{' && f[k + 1] == '}')
-                        dyn |= f[k - 1] == '.' ? 2 : 1;
-            } else {
-                r.error = fmt_conversion(f + spec, close - spec, args[arg].kind, args[arg].bytes, out, dyn, entry);
-                if (r.error != fmt_reason::none)
-                    return;
-            }
-            if (!entry) {
-                for (const char *u = args[arg].unit; *u; u++)
-                    out.put(*u);
-                out.put('\0');
-                i = close;
-                continue;
-            }
-            if (dyn && (manual_seen || named_seen)) { /* a nested {} is automatic: fmt counts it apart */
-                r.error = fmt_reason::automatic_and_manual_indexes_mixed;
-                return;
-            }
-            /* "f<arg> <what>[<unit> ]<spec>", a {} of the spec naming its argument */
-            fmt_out d{r.desc, r.desc_len};
-            if (d.n)
-                d.put(';');
-            d.put('f');
-            d.put_number(arg);
-            d.put(' ');
-            d.put(what);
-            d.put(' ');
-            if (what == 'd') {
-                for (const char *u = args[arg].unit; *u; u++)
-                    d.put(*u);
-                d.put(' ');
-            }
-            int taken = arg;
-            for (size_t k = spec; k < close; k++) {
-                if (f[k] != '{') {
-                    d.put(f[k]);
-                    continue;
-                }
-                if (++taken > placeholders_args) {
-                    r.error = fmt_reason::no_argument_for_placeholder;
-                    return;
-                }
-                if (args[taken].kind != k_signed && args[taken].kind != k_unsigned) {
-                    r.error = fmt_reason::width_or_precision_argument_not_an_integer;
-                    return;
-                }
-                d.put('{');
-                d.put_number(taken);
-                d.put('}');
-                k++;
-                /* the readers print nothing for it: fmt's order, the value then its width */
-                out.put('%');
-                if (args[taken].bytes == 8)
-                    out.put('l'), out.put('l');
-                out.put(args[taken].kind == k_signed ? 'd' : 'u');
-            }
-            out.put('\0');
-            r.desc_len = d.n;
-            next = taken;
-            i = close;
+            d.put('{');
+            d.put_number(taken);
+            d.put('}');
+            k++;
+            /* the readers print nothing for it: fmt's order, the value then its width */
+            out.put('%');
+            if (args[taken].bytes == 8)
+                out.put('l'), out.put('l');
+            out.put(args[taken].kind == k_signed ? 'd' : 'u');
         }
+        out.put('\0');
+        r.desc_len = d.n;
+        next = taken;
+        past = close + 1;
     }
     if (next < placeholders_args) {
         r.error = fmt_reason::more_arguments_than_placeholders;
@@ -791,15 +808,10 @@ static_assert(offsetof(fmt_site<1>, conversions) == sizeof(shmlog__made_fmt), "t
 template <size_t Cap, typename Void, typename... A>
 constexpr fmt_site<Cap> fmt_translate(const char *f, size_t N, const char *texts, bool names, unsigned nargs)
 {
-    fmt_site<Cap> r{};
-    fmt_translation t{r.conversions, r.desc, 0, false, fmt_reason::none, 0};
+    fmt_site<Cap> r{{'\0', f}, {}, 0, {}, 0, false, fmt_reason::none, 0};
+    fmt_translation t{r.conversions, r.desc, r.desc_len, r.fmt_style, r.error, r.at};
     fmt_translate_into(t, f, N, fmt_args_of<A...>::info, static_cast<int>(sizeof...(A)), texts, names);
-    r.made = {'\0', f};
-    r.nargs = nargs | (t.fmt_style ? SHMLOG__SITE_MADE_FMT : 0u);
-    r.desc_len = t.desc_len;
-    r.fmt_style = t.fmt_style;
-    r.error = t.error;
-    r.at = t.at;
+    r.nargs = nargs | (r.fmt_style ? SHMLOG__SITE_MADE_FMT : 0u);
     return r;
 }
 
