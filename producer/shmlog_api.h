@@ -1036,7 +1036,6 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 /* A format that is not a literal is the literal check's error alone, not
  * also the static initializer's. */
 #define SHMLOG__SITE_FORMAT(n, f) __builtin_choose_expr(__builtin_constant_p(f), f, "")
-#define SHMLOG__SITE_DESC(n, f) NULL
 /* The site's n type codes, after a 0 that keeps the table of a call without
  * arguments from being empty, then room for the arguments' offsets in the
  * image, which shmlog__lay_out writes for shmlog__write_w<n>. */
@@ -1148,8 +1147,7 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__A_END(i, t, r) , shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__A_BYTES(i)
 #define SHMLOG__A_BYTES(i)                                                                    \
     (0u + shmlog__t##i == SHMLOG_ARG_STR ? 8u : 1u << (SHMLOG__LOG2_WIDTHS >> 2 * shmlog__t##i & 3u))
-/* a C site's layout is written on its first call (C++'s record: const, SHMLOG__SEND) */
-#define SHMLOG__SITE_CONST
+/* a C site's layout is written on its first call (its record not const: SHMLOG__SITE_DECL) */
 #define SHMLOG__SEND(n, levels, lcf, f) SHMLOG__CAT2(SHMLOG__SEND_, SHMLOG__CAT2(SHMLOG__PASS_, n))(n, levels, lcf)
 #define SHMLOG__SEND_NONE(n, levels, lcf) shmlog__write_w0(SHMLOG__SITE_ARG(levels, lcf));
 #define SHMLOG__SEND_IMAGE(n, levels, lcf) \
@@ -1237,9 +1235,11 @@ union shmlog__f32_word {
                               SHMLOG__A_LONG_DOUBLE(i), shmlog__r##i, 0.0)},                  \
                           (const void *)&shmlog__r##i)
 #define SHMLOG__A_LONG_DOUBLE(i) (sizeof(shmlog__r##i) > 8 && 0u + shmlog__t##i == SHMLOG_ARG_F64)
-/* A C site's word and layout (struct shmlog__site): zero, worked out when it registers. */
-#define SHMLOG__SITE_RECORD struct shmlog__site
-#define SHMLOG__SITE_LAYOUT(n, f) 0, 0u, 0u, 0u, 0u,
+/* A C site's static record: its word and layout zero, worked out when it registers. */
+#define SHMLOG__SITE_DECL(n, levels, f)                                                      \
+    static struct shmlog__site shmlog__site_static = {0, 0u, 0u, 0u, 0u, SHMLOG__SITE_NARGS(n, levels), __LINE__, \
+                                                      __FILE__, __func__, SHMLOG__SITE_FORMAT(n, f), NULL, \
+                                                      SHMLOG__SITE_TYPES(n, f)};
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
@@ -2049,17 +2049,12 @@ inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename
                            SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH_N(n, SHMLOG__A_FMT, __VA_ARGS__)), 0))
 #define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
 #define SHMLOG__TYPES_DECL(n, ...)
-#define SHMLOG__SITE_TYPES(n, ...) shmlog__args::types
-#define SHMLOG__SITE_NARGS(n, levels) shmlog__fmt.nargs
-#define SHMLOG__SITE_RECORD struct shmlog__cxx_site
-#define SHMLOG__SITE_LAYOUT(n, ...) /* the signature's writer knows it */
 #define SHMLOG__VALUES_DECL(n, ...)
 /* each argument as it is, converted to its writer's parameter by the call
  * (site_param): passed through a function's references instead, Clang
  * spills more around the call */
-#define SHMLOG__SITE_CONST const
 #define SHMLOG__SEND(n, levels, lcf, ...)                                                    \
-    static struct shmlog__site_ref shmlog__ref = {0, &shmlog__site_static};                    \
+    static struct shmlog__site_ref shmlog__ref = {0, &shmlog__site.record};                    \
     shmlog_detail::write_params(typename shmlog__call::writer_params(), &shmlog__ref,          \
                                 lcf SHMLOG__EACH_N(n, SHMLOG__A_PARAM, __VA_ARGS__));
 #define SHMLOG__A_PARAM(i, x) , (x)
@@ -2359,11 +2354,7 @@ inline __attribute__((always_inline)) unsigned lcf(unsigned lvl, unsigned cat, u
     if (0)                                                                                     \
         SHMLOG__FORMAT_CHECK(n, __VA_ARGS__);                                                  \
     SHMLOG__TYPES_DECL(n, __VA_ARGS__)                                                         \
-    static SHMLOG__SITE_CONST SHMLOG__SITE_RECORD shmlog__site_static = {SHMLOG__SITE_LAYOUT(n, __VA_ARGS__) \
-                                                      SHMLOG__SITE_NARGS(n, levels), __LINE__, \
-                                                      __FILE__, __func__,                       \
-                                                      SHMLOG__SITE_FORMAT(n, __VA_ARGS__),      \
-                                                      SHMLOG__SITE_DESC(n, __VA_ARGS__), SHMLOG__SITE_TYPES(n, __VA_ARGS__)}; \
+    SHMLOG__SITE_DECL(n, levels, __VA_ARGS__)                                                  \
     SHMLOG__VALUES_DECL(n, __VA_ARGS__)                                                        \
     SHMLOG__SEND(n, levels, SHMLOG__LCF, __VA_ARGS__)
 

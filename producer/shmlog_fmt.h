@@ -565,7 +565,7 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
     }
     /* A printf conversion makes it printf, its braces literal: C++ printf
      * formats such as {"px":%f} compile as they always did, the site
-     * registering the literal itself (SHMLOG__SITE_FORMAT). */
+     * registering the literal itself (site_strings::site). */
     if (!brace || conv)
         return;
     fmt_out out{r.text, 0};
@@ -1185,6 +1185,8 @@ template <typename... R> struct site_strings {
         if constexpr (Braces)
             return fmt_translate<fmt_room(N, sizeof...(R)), void, typename value_of<typename unnamed<R>::type>::type...>(
                 f, N, texts, call_args<R...>::named, call_args<R...>::nargs);
+        else if constexpr (call_args<R...>::named) /* a printf format whose descriptor names arguments */
+            return fmt_site<2>{{}, {}, call_args<R...>::nargs, {}, 0, false, fmt_reason::none, 0};
         else /* a printf format: nothing of its own */
             return fmt_site<1>{{}, {}, call_args<R...>::nargs, {}, 0, false, fmt_reason::none, 0};
     }
@@ -1197,6 +1199,35 @@ template <typename... R> struct site_strings {
     {
         return site_desc_join<M, void, typename unnamed<R>::type...>::make(own, texts, call_args<R...>::named);
     }
+    /* A site's static: its record, then the descriptor it points to (F, the
+     * type of the format's static constant, whose translation it points to;
+     * M, as desc's), made knowing its own address. */
+    template <typename F, std::size_t M> struct site {
+        struct shmlog__cxx_site record;
+        decltype(desc<M>(nullptr, nullptr)) own_desc;
+        static constexpr site make(const site *self, const F &fmt, const char *literal, const char *texts, int line,
+                                   const char *file, const char *func)
+        {
+            site s{{fmt.nargs, line, file, func, fmt.fmt_style ? &fmt.made.none : literal, nullptr,
+                    call_args<R...>::types},
+                   desc<M>(fmt.desc, texts)};
+            /* the signature's descriptor, or this site's own */
+            if constexpr (M == 1)
+                s.record.desc = s.own_desc.text;
+            else
+                s.record.desc = self->own_desc.text;
+            return s;
+        }
+    };
+    /* A printf format's site with no named argument (fmt_site<1>, format's): the record alone. */
+    template <std::size_t M> struct site<const fmt_site<1>, M> {
+        struct shmlog__cxx_site record;
+        static constexpr site make(const site *, const fmt_site<1> &fmt, const char *literal, const char *, int line,
+                                   const char *file, const char *func)
+        {
+            return {{fmt.nargs, line, file, func, literal, call_args<R...>::desc, call_args<R...>::types}};
+        }
+    };
 };
 } // namespace shmlog_detail
 
@@ -1410,18 +1441,21 @@ template <typename... R> struct site_strings {
 /* The site's format, checked against the argument types and translated. A
  * format that is not a literal is the literal check's error alone. */
 #define SHMLOG__FMT_DECL(n, ...)                                                             \
-    static constexpr const char *shmlog__texts = "" SHMLOG__EACH_N(n, SHMLOG__A_TEXT, __VA_ARGS__); \
-    static constexpr const char *shmlog__literal = SHMLOG__CXX_LITERAL(SHMLOG__FIRST(__VA_ARGS__));   \
+    constexpr const char *shmlog__texts = "" SHMLOG__EACH_N(n, SHMLOG__A_TEXT, __VA_ARGS__);    \
+    constexpr const char *shmlog__literal = SHMLOG__CXX_LITERAL(SHMLOG__FIRST(__VA_ARGS__));     \
     static constexpr auto shmlog__fmt = shmlog__args::strings::template format<sizeof(SHMLOG__FIRST(__VA_ARGS__)), \
         shmlog_detail::fmt_has_brace(shmlog__literal)>(shmlog__literal, shmlog__texts);         \
-    static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");   \
-    static constexpr auto shmlog__desc = shmlog__args::strings::template desc<              \
-        shmlog__fmt.desc_len + 1 + shmlog__args::strings::names_bytes(shmlog__texts, n)>( \
-        shmlog__fmt.desc, shmlog__texts);
+    static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");
 #define SHMLOG__A_TEXT(i, x) "\0" #x
 /* The format if it is a literal, "" if not (whose error is the literal check's alone): tested once a
  * site, as GCC's parser spends 0.07 M instructions on each such conditional. */
 #define SHMLOG__CXX_LITERAL(fmt) (__builtin_constant_p(fmt) ? (fmt) : "")
-/* A {} format registers what its registration makes (shmlog__fmt_expand), a printf format itself. */
-#define SHMLOG__SITE_FORMAT(n, ...) (shmlog__fmt.fmt_style ? &shmlog__fmt.made.none : shmlog__literal)
-#define SHMLOG__SITE_DESC(n, ...) shmlog__desc.text
+/* The site's record and the descriptor it points to one static (site_strings::site), and the texts and
+ * literal no statics: Clang names each static by the enclosing function's whole signature (three a site
+ * where there were six). */
+#define SHMLOG__SITE_DECL(n, levels, ...)                                                    \
+    typedef typename shmlog__args::strings::template site<                                   \
+        decltype(shmlog__fmt), shmlog__fmt.desc_len + 1 + shmlog__args::strings::names_bytes(shmlog__texts, n)> \
+        shmlog__site_t;                                                                      \
+    static constexpr shmlog__site_t shmlog__site = shmlog__site_t::make(&shmlog__site, shmlog__fmt, shmlog__literal, \
+                                                                        shmlog__texts, __LINE__, __FILE__, __func__);
