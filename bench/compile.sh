@@ -8,7 +8,7 @@
 # the same file with no site: the headers' own cost taken off).
 #
 # usage: bash bench/compile.sh [--sites LIST] [--shapes issue|mix] [--compilers LIST] [--opts LIST]
-#                              [--cases LIST] [--work DIR] [--header DIR] [--insns]
+#                              [--cases LIST] [--work DIR] [--header DIR] [--insns] [--dir DIR]
 #   --sites LIST      call sites per file, comma-separated (default 200,2000)
 #   --shapes S        issue: every site "k<N> a=%d b=%.2f s=%s" (int, double, string), as issue 49
 #                     measured; mix: the sample producer's seven trading shapes in turn (default mix)
@@ -20,6 +20,10 @@
 #   --work DIR        where the peers' harness is (default build-peers, as bench/peers.sh)
 #   --header DIR      shmlog's cases with the shmlog.h in DIR (another tree's, to compare two headers), not
 #                     this tree's
+#   --dir DIR         where the sources are written and compiled from, as an absolute path (default /tmp):
+#                     a Quill site's cost grows with its file's path (Quill 11 finds the file name in it
+#                     at compile time, a constant evaluation a site); a shmlog site's does not. Give a
+#                     directory as deep as your sources' to see your build's
 #   --insns           the compiler proper's instructions (cc1, cc1plus or clang -cc1 as -### runs it, counted
 #                     by cachegrind) in place of its cpu time: steady on a loaded machine, G and M for s and ms
 #                     (compare at the timed run's site counts: a signature's first site costs Quill about
@@ -30,7 +34,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/common.sh
 . "$repo/bench/common.sh"
 sites=200,2000 shapes=mix compilers=gcc,clang opts=O0,O2 cases=c,cxx_printf,cxx_braces,quill,quill_checked,printf
-work=$repo/build-peers header="" insns=""
+work=$repo/build-peers header="" insns="" parent=/tmp
 args="$*"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -42,6 +46,7 @@ while [ $# -gt 0 ]; do
     --work) work=$2; shift 2 ;;
     --header) header=$(cd "$2" && pwd); shift 2 ;;
     --insns) insns=1; shift ;;
+    --dir) parent=$2; shift 2 ;;
     -h | --help) sed -n '/^# usage/,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "compile.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -51,7 +56,8 @@ for tool in /usr/bin/time size python3 ${insns:+valgrind}; do
     command -v "$tool" >/dev/null || { echo "compile.sh: $tool is missing: install it (scripts/setup.sh)" >&2; exit 1; }
 done
 
-scratch=$(mktemp -d /tmp/shmlog-compile.XXXXXX)
+[ -d "$parent" ] || { echo "compile.sh: --dir $parent is not a directory" >&2; exit 2; }
+scratch=$(mktemp -d "$(cd "$parent" && pwd)/shmlog-compile.XXXXXX")
 remove_at_exit "$scratch"
 if [ -n "$header" ]; then
     cp "$header/shmlog.h" "$scratch/shmlog.h"
@@ -92,6 +98,7 @@ compile_one() { # compiler std opt source
 echo "# $(uname -sr), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg) before; shapes $shapes;" \
     "$(gcc --version | head -1); $(clang --version 2>/dev/null | head -1 || echo 'no clang')"
 echo "# shmlog.h ${header:-of $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?')}; + bench/compile.sh $args"
+echo "# sources in $scratch, ${#scratch} characters (a file's path adds its name)"
 if [ -n "$insns" ]; then unit=("G insns" "Minsn/site" "+Minsn/site"); else unit=("cpu s" "ms/site" "+ms/site"); fi
 printf '%-13s %-6s %-3s %6s %9s %9s %11s %10s %8s %11s %8s\n' case cc opt sites "${unit[0]}" "peak MB" ".text B" "${unit[1]}" \
     "B/site" "${unit[2]}" "+B/site"
