@@ -1147,7 +1147,6 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__A_END(i, t, r) , shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__A_BYTES(i)
 #define SHMLOG__A_BYTES(i)                                                                    \
     (0u + shmlog__t##i == SHMLOG_ARG_STR ? 8u : 1u << (SHMLOG__LOG2_WIDTHS >> 2 * shmlog__t##i & 3u))
-/* a C site's layout is written on its first call (its record not const: SHMLOG__SITE_DECL) */
 #define SHMLOG__SEND(n, levels, lcf, f) SHMLOG__CAT2(SHMLOG__SEND_, SHMLOG__CAT2(SHMLOG__PASS_, n))(n, levels, lcf)
 #define SHMLOG__SEND_NONE(n, levels, lcf) shmlog__write_w0(SHMLOG__SITE_ARG(levels, lcf));
 #define SHMLOG__SEND_IMAGE(n, levels, lcf) \

@@ -429,7 +429,8 @@ struct fmt_specials {
         return at < end ? at : end;
     }
     /* the first '{' or '}' at or after from, none when there is none: no suffix has one, so Clang's
-     * needs no test against end */
+     * needs no test against end (find's own, and its choice of set, cost a {} site 0.25 M
+     * instructions with Clang and 0.13 M with GCC) */
     constexpr size_t find_brace(char c, size_t from) const
     {
 #ifdef __clang__
