@@ -12,7 +12,20 @@ VIEW_LINES=40
 VIEW_ROWS=$((VIEW_LINES - 1)) # the last row is the status line
 view_sock=shmlog-test-view-$$
 view_tmux() { tmux -L "$view_sock" -f "$tmp/tmux.conf" "$@"; }
-view_tmux_stop() { view_tmux kill-server >/dev/null 2>&1 || true; }
+# kill-server returns before the server has exited: a new-session that reaches the dying server dies with
+# it (seen under load), so the next view_start waits for the server's process to have exited (a zombie
+# until init reaps it; 10 s at most).
+view_tmux_stop() {
+    local pid state n=0
+    pid=$(view_tmux display-message -p '#{pid}' 2>/dev/null) || pid=""
+    view_tmux kill-server >/dev/null 2>&1 || true
+    while [ -n "$pid" ] && [ $n -lt 200 ]; do
+        state=$(ps -o stat= -p "$pid") || break
+        case $state in Z*) break ;; esac
+        sleep 0.05
+        n=$((n + 1))
+    done
+}
 
 view_start() {
     view_tmux_stop
