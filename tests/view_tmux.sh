@@ -16,15 +16,16 @@ view_tmux() { tmux -L "$view_sock" -f "$tmp/tmux.conf" "$@"; }
 # it (seen under load), so the next view_start waits for the server's process to have exited (a zombie
 # until init reaps it; 10 s at most).
 view_tmux_stop() {
-    local pid state n=0
+    local pid
     pid=$(view_tmux display-message -p '#{pid}' 2>/dev/null) || pid=""
     view_tmux kill-server >/dev/null 2>&1 || true
-    while [ -n "$pid" ] && [ $n -lt 200 ]; do
-        state=$(ps -o stat= -p "$pid") || break
-        case $state in Z*) break ;; esac
-        sleep 0.05
-        n=$((n + 1))
-    done
+    [ -z "$pid" ] || wait_for 10 process_exited "$pid" || true
+}
+# process_exited PID: no such process, or a zombie
+process_exited() {
+    local state
+    state=$(ps -o stat= -p "$1") || return 0
+    case $state in Z*) return 0 ;; *) return 1 ;; esac
 }
 
 view_start() {
