@@ -79,6 +79,7 @@ struct cli {
     const char *auth_file;    /* serve: --auth, the bearer token's file */
     const char *tls_cert, *tls_key, *tls_client_ca; /* serve: --tls-cert, --tls-key, --tls-client-ca */
     uint64_t merge_bytes;     /* read, follow: --merge-memory; 0: the merge's default */
+    unsigned jobs;            /* read: --jobs; 0: the cpus it may run on */
     size_t max_hosts;         /* mirror: --max-hosts; 0: its default */
     int npositional;
     char **positional;

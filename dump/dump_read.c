@@ -10,6 +10,7 @@
 
 #include "dump.h"
 #include "read_engine.h"
+#include "read_jobs.h"
 #include "shmlog_read.h"
 
 #define FOLLOW_POLL_NS 100000000u
@@ -52,6 +53,7 @@ struct shmlog_read *dump_read_open(const struct cli *cli, int *status_out)
     o.limit = f->limit;
     o.local_time = cli->local_time;
     o.merge_bytes = cli->merge_bytes;
+    o.threads = cli->jobs ? cli->jobs : read_jobs_threads(0);
     struct shmlog_read *r = NULL;
     char err[512];
     int rc = n ? shmlog_read_open(&r, paths, n, &o, err, sizeof err) : 0;

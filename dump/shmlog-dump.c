@@ -54,7 +54,7 @@ enum opt_id {
     OPT_DIR, OPT_PID, OPT_FORMAT, OPT_HELP, OPT_LEVEL, OPT_CATEGORY, OPT_APP, OPT_SINCE, OPT_UNTIL,
     OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC, OPT_FOLLOW, OPT_SHIP_STATE,
     OPT_THREAD, OPT_MERGE_MEMORY, OPT_MAX_HOSTS, OPT_WHERE, OPT_CHECK, OPT_LIVE,
-    OPT_LISTEN, OPT_AUTH, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_HOST, OPT_TRACE, OPT_STATS, OPT_EXPORT,
+    OPT_LISTEN, OPT_AUTH, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_HOST, OPT_TRACE, OPT_STATS, OPT_EXPORT, OPT_JOBS,
 };
 
 struct opt_spec {
@@ -90,6 +90,7 @@ static const struct opt_spec all_opts[] = {
     {"stats", 0, 0, OPT_STATS},
     {"export", 0, 1, OPT_EXPORT},
     {"merge-memory", 0, 1, OPT_MERGE_MEMORY},
+    {"jobs", 'j', 1, OPT_JOBS},
     {"max-hosts", 0, 1, OPT_MAX_HOSTS},
     {"check", 0, 0, OPT_CHECK},
     {"live", 0, 0, OPT_LIVE},
@@ -126,8 +127,9 @@ static const struct command commands[] = {
      "ring [--dir D]... [--follow] [filters] [--format text|json]",
      "decode every record still in the rings (also of a dead process), merged in time order;\n"
      "                  --follow: then each record as it is committed, with no collector (development)"},
-    {"read", cmd_read, BASE_OPTS | FILE_FILTER_OPTS | BIT(OPT_MERGE_MEMORY), MAX_FILE_ARGS,
-     "read [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--merge-memory MIB] [--format text|json]",
+    {"read", cmd_read, BASE_OPTS | FILE_FILTER_OPTS | BIT(OPT_MERGE_MEMORY) | BIT(OPT_JOBS), MAX_FILE_ARGS,
+     "read [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--merge-memory MIB] [--jobs N]\n"
+     "                  [--format text|json]",
      "decode collector files (a DIR: its .shlog files and the open .part; none: the --out default;\n"
      "                  a topic shmlog-ship fills: every host's frames in it), merged in time order"},
     {"trace", cmd_trace, BASE_OPTS | FILE_FILTER_OPTS | BIT(OPT_STATS) | BIT(OPT_EXPORT) | BIT(OPT_MERGE_MEMORY),
@@ -216,6 +218,8 @@ static void print_help(FILE *f)
             "                     " DUMP_SERVICE_SHIP_STATE " when it is there)\n"
             "  --merge-memory MIB read, follow: memory in which records wait to be merged in time order\n"
             "                     (default 64); beyond it the earliest go on, in best-effort order\n"
+            "  -j, --jobs N       read: threads that write the lines, 1 to 64 (default: the cpus it may\n"
+            "                     run on); the output is the same on any number\n"
             "  --listen ADDR:PORT serve: where to answer (default 127.0.0.1:8020; port 0: any, said on\n"
             "                     standard error); beyond loopback only with --auth\n"
             "  --auth FILE        serve: the bearer token requests must send (a file others may not read)\n"
@@ -373,6 +377,9 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
         break;
     case OPT_MERGE_MEMORY:
         cli->merge_bytes = parse_u64_opt("--merge-memory", value, 1, 1u << 20) << 20;
+        break;
+    case OPT_JOBS:
+        cli->jobs = (unsigned)parse_u64_opt("--jobs", value, 1, 64);
         break;
     case OPT_OUT:
         if (!*value || strlen(value) >= 4000)

@@ -151,7 +151,7 @@ static void site_strings_free(struct read_engine *e, struct dsite *d)
 {
     if (d->sr)
         e->prepared_bytes -= render_site_bytes(d->sr);
-    render_site_free(d->sr);
+    read_renderer_drop(e, d->sr);
     d->sr = NULL;
     e->site_bytes -= site_strings_bytes(d);
     free(d->fmt);
@@ -235,6 +235,31 @@ static inline struct dsite *site_of_values(struct read_engine *e, struct source 
     return d;
 }
 
+void read_renderer_drop(struct read_engine *e, struct render_site *sr)
+{
+    if (!sr)
+        return;
+    if (e->retire_renderers && e->nretired == e->retired_cap) {
+        size_t cap = e->retired_cap ? 2 * e->retired_cap : 64;
+        struct render_site **m = realloc(e->retired, cap * sizeof *m);
+        if (!m)
+            return; /* leaked rather than freed while another thread may render with it */
+        e->retired = m;
+        e->retired_cap = cap;
+    }
+    if (e->retire_renderers)
+        e->retired[e->nretired++] = sr;
+    else
+        render_site_free(sr);
+}
+
+void read_retired_free(struct read_engine *e)
+{
+    for (size_t i = 0; i < e->nretired; i++)
+        render_site_free(e->retired[i]);
+    e->nretired = 0;
+}
+
 const struct render_site *read_prepared_make(struct read_engine *e, struct dsite *d, struct dproc *proc)
 {
     int known = d && d->fmt;
@@ -243,11 +268,11 @@ const struct render_site *read_prepared_make(struct read_engine *e, struct dsite
         /* Hostile numbers of sites: start over rather than grow. */
         read_sites_freeing(e);
         for (struct dsite *x = e->all_sites; x; x = x->next_all) {
-            render_site_free(x->sr);
+            read_renderer_drop(e, x->sr);
             x->sr = NULL;
         }
         for (struct dproc *x = e->all_procs; x; x = x->next_all) {
-            render_site_free(x->unknown);
+            read_renderer_drop(e, x->unknown);
             x->unknown = NULL;
         }
         e->prepared_bytes = 0;
@@ -1262,6 +1287,11 @@ void read_sources_append(struct source **first, struct source *s)
 
 void read_engine_free(struct read_engine *e)
 {
+    e->retire_renderers = 0;
+    read_retired_free(e);
+    free(e->retired);
+    e->retired = NULL;
+    e->retired_cap = 0;
     free(e->query_fields);
     free(e->query_tids);
     free(e->trace_tids);

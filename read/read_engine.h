@@ -361,7 +361,18 @@ struct read_engine {
         void (*fn)(void *ctx);
         void *ctx;
     } sites_freeing;
+    /* Renderers dropped while other threads may still render with them (a
+     * reader's lines: read_lines.c): kept here until it frees them with
+     * read_retired_free(), instead of freed at once. */
+    int retire_renderers;
+    struct render_site **retired;
+    size_t nretired, retired_cap;
 };
+
+/* Frees sr now, or keeps it for read_retired_free() (retire_renderers). */
+void read_renderer_drop(struct read_engine *e, struct render_site *sr);
+/* Frees the renderers dropped while retire_renderers was set. */
+void read_retired_free(struct read_engine *e);
 
 /* Tells the consumer that sites' renderers are about to be freed. */
 static inline void read_sites_freeing(struct read_engine *e)
@@ -525,6 +536,10 @@ struct read_merge {
 /* An entry as shmlog-dump read prints it: a text line (json 0) or a JSON
  * Lines object, in b (whose memo says the zone). 0, or -ENOMEM. */
 int read_entry_line(struct read_engine *e, const struct entry *en, int json, struct render_buf *b);
+/* The same with the entry's renderer given (sr: prepared() of a record's
+ * site, unused for other entries): it changes nothing in the engine, so
+ * threads other than the reader's may render this way. */
+void read_entry_render(const struct render_site *sr, const struct entry *en, int json, struct render_buf *b);
 
 /* Makes m the consumer of engine e, handing entries to sink, with buffer_max
  * bytes of FIFOs (0: 64 MiB, read_merge.c); then read_merge_begin. */

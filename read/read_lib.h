@@ -41,6 +41,10 @@ struct shmlog_read {
     unsigned char *ready;
     size_t ready_len, ready_cap, ready_off;
     int streaming;       /* an Arrow stream reads it: the events API is not to be used */
+    unsigned threads;    /* shmlog_read_lines()'s, the caller's among them (options.threads) */
+    struct read_lines *lines; /* its lines on threads > 1 (read_lines.c): made on first use */
+    void (*lines_free)(struct shmlog_read *r); /* ends their threads and frees them */
+    size_t lines_ahead;  /* lines' jobs in flight: the reader's other calls are refused meanwhile */
     uint64_t deadline_ns; /* CLOCK_MONOTONIC; 0: none (read_set_deadline) */
     unsigned deadline_steps; /* merge steps since the clock was read */
     int timed_out;       /* the last call stopped at the deadline */

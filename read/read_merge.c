@@ -457,15 +457,21 @@ struct read_consumer read_merge_consumer(struct read_merge *m)
 
 int read_entry_line(struct read_engine *e, const struct entry *en, int json, struct render_buf *b)
 {
+    const struct render_site *sr = NULL;
+    if ((en->kind == ENTRY_RECORD || en->kind == ENTRY_BACKTRACE) && !(sr = prepared(e, en->site, en->proc)))
+        return -ENOMEM;
+    read_entry_render(sr, en, json, b);
+    return 0;
+}
+
+void read_entry_render(const struct render_site *sr, const struct entry *en, int json, struct render_buf *b)
+{
     const struct dproc *p = en->proc;
     if (en->kind == ENTRY_RECORD || en->kind == ENTRY_BACKTRACE) {
-        const struct render_site *sr = prepared(e, en->site, en->proc);
-        if (!sr)
-            return -ENOMEM;
         struct render_trace trace = {en->trace.hi, en->trace.lo, en->trace.span};
         render_prepared_thread(sr, entry_record(en), en->cpu, entry_own_ts(en), en->thread,
                                en->trace.hi || en->trace.lo ? &trace : NULL, json, b);
-        return 0;
+        return;
     }
     struct render_input in = {p->info.app, p->info.host, p->info.pid, en->cpu, en->ts_ns, NULL, NULL, p->info.instance,
                               p->hostname};
@@ -478,7 +484,6 @@ int read_entry_line(struct read_engine *e, const struct entry *en, int json, str
         memcpy(&x, en + 1, sizeof x);
         render_exit(&in, x.records, x.lost, x.how, json, b);
     }
-    return 0;
 }
 
 /* ==== Handing on in time order ==== */

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "read_jobs.h"
 #include "read_lib.h"
 
 #define READY_MAX (256u << 10) /* bytes of entries copied out of the merge before it pauses */
@@ -119,6 +120,8 @@ static int fail(char *err, size_t errcap, int rc, const char *fmt, const char *w
 
 static void reader_free(struct shmlog_read *r)
 {
+    if (r->lines_free)
+        r->lines_free(r); /* its threads render with the engine's renderers */
     for (size_t i = 0; i < r->nkafka; i++)
         read_kafka_close(&r->engine, r->kafka[i]);
     free(r->kafka);
@@ -243,6 +246,7 @@ int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t 
         return rc ? rc : -ENOMEM;
     }
     r->merge.limit = r->filter.limit;
+    r->threads = read_jobs_threads(o.threads ? o.threads : 1); /* 0 from a program before version 13 too */
     /* The merge hands each record on at once: a closed file's sites go (until
      * the columns' sources, valid until close, point at them). */
     r->engine.release_sites = 1;
@@ -432,7 +436,7 @@ const struct entry *read_peek(struct shmlog_read *r)
 
 int shmlog_read_next(struct shmlog_read *r, const struct shmlog_read_event **ev)
 {
-    if (r->streaming)
+    if (r->streaming || r->lines_ahead)
         return -EBUSY;
     r->cur = NULL;
     const struct entry *e = read_peek(r);
@@ -599,36 +603,6 @@ long shmlog_read_format(struct shmlog_read *r, int json, char *buf, size_t cap)
     return b.overflow ? -ENOBUFS : (long)b.len;
 }
 
-long shmlog_read_lines(struct shmlog_read *r, int json, char *buf, size_t cap, size_t *len)
-{
-    *len = 0;
-    if (cap < RENDER_LINE_MAX + 1)
-        return -EINVAL;
-    if (r->streaming)
-        return -EBUSY;
-    r->cur = NULL;
-    size_t used = 0;
-    long lines = 0;
-    while (cap - used >= RENDER_LINE_MAX + 1) {
-        const struct entry *e = read_peek(r);
-        if (!e || e->kind == ENTRY_NOTE || e->kind == ENTRY_ERROR)
-            break;
-        struct render_buf b;
-        render_buf_init(&b, buf + used, cap - used - 1);
-        b.memo = &r->memo;
-        if (read_entry_line(&r->engine, e, json, &b) != 0) {
-            read_fail(r, -ENOMEM);
-            break;
-        }
-        used += b.len;
-        r->ready_off += e->bytes;
-        lines++;
-    }
-    buf[used] = '\0';
-    *len = used;
-    return r->failed ? r->failed : lines;
-}
-
 const char *shmlog_read_line(struct shmlog_read *r, int json, size_t *len)
 {
     long n = shmlog_read_format(r, json, r->text, RENDER_LINE_MAX + 1);
@@ -717,7 +691,7 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
     uint64_t *thread = c->size >= COLUMNS_V4_SIZE ? c->thread : NULL;
     if (thread && !c->text)
         return -EINVAL;
-    if (r->streaming)
+    if (r->streaming || r->lines_ahead)
         return -EBUSY;
     read_keep_sites(&r->engine); /* its sources' sites stay valid until close */
     r->cur = NULL;

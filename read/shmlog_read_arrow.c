@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "read_arrow.h"
+#include "read_jobs.h"
 #include "read_lib.h"
 
 /* Rows of a batch by default: the columns of a batch stay in the cache while
@@ -34,7 +35,6 @@
 #define BATCH_ROWS_DEFAULT 16384u
 #define ERROR_MAX 256
 #define SITE_RECENT 64u
-#define THREADS_MAX 64u /* a stream's threads at most */
 /* Batches in flight per thread: while the stream's thread fills or builds
  * one, the builders have the others. */
 #define JOBS_PER_THREAD 2u
@@ -66,8 +66,6 @@ struct row_later {
     uint16_t key[K_COUNT];         /* the K_ columns' dictionary indices, or KEY_NULL */
 };
 
-enum job_state { JOB_FREE, JOB_QUEUED, JOB_BUILDING, JOB_BUILT };
-
 /* A batch on its way: filled with rows on the stream's thread, its columns
  * written there too (one thread) or by a builder (several). */
 struct job {
@@ -80,8 +78,7 @@ struct job {
     struct row_later *later; /* several threads: a row each */
     uint32_t built;          /* rows whose columns are written */
     uint64_t serial;         /* the stream's batches when it began: the mark of the merge's chunks it reads */
-    int state;               /* enum job_state; under the stream's lock while builders run */
-    int rc;                  /* a builder's error: -ENOMEM */
+    int rc;                  /* the error of its rows' filling: -ENOMEM */
 };
 
 struct arrow_stream {
@@ -104,17 +101,13 @@ struct arrow_stream {
     struct entry_sink sink; /* the merge's while the stream reads: rows of the batch */
     int reader_entry;     /* the entry appended is the reader's (ready before the stream began), not the merge's */
     uint64_t batches;     /* batches begun: a site_map's indices are of the batch it names */
-    /* Batches in flight, oldest first from jobs[head]: one (one thread), or
-     * up to a job more than the threads, whose builders write their columns. */
+    /* Batches in flight, oldest first from the queue's head: one (one thread),
+     * or two a thread, whose builders write their columns. */
     struct job *jobs;
-    size_t njobs, head, nflight;
+    struct read_jobs q;
     unsigned threads;     /* the builders and the stream's own */
     struct job *fill;     /* the one the merge's rows go to now */
-    pthread_t *builders;
     size_t nbuilders;
-    pthread_mutex_t lock;
-    pthread_cond_t queued, built; /* a job to build; a job built */
-    int stop;
     char error[ERROR_MAX];
 };
 
@@ -466,12 +459,12 @@ static int make_schema(struct arrow_stream *s)
                          marker_cols[i].nullable, marker_cols[i].ordered, 0);
         s->first_field = s->ncols;
     }
-    for (size_t i = 0; i < s->njobs && rc == 0; i++) {
+    for (size_t i = 0; i < s->q.njobs && rc == 0; i++) {
         struct job *j = &s->jobs[i];
         j->batch.cols = s->cols;
         j->batch.ncols = s->ncols;
         if (!(j->batch.buf = calloc(s->ncols, sizeof *j->batch.buf)) ||
-            (s->njobs > 1 && !(j->later = calloc(s->opt.batch_rows, sizeof *j->later))))
+            (s->q.njobs > 1 && !(j->later = calloc(s->opt.batch_rows, sizeof *j->later))))
             rc = -ENOMEM;
     }
     /* The stream's thread builds too: a builder fewer than the threads. */
@@ -1317,87 +1310,25 @@ static int level_dict(struct job *j, struct dict *d)
  * merge's entries until the job is handed on (read_merge_hold), and sites'
  * renderers, since the engine asks before it frees one (stream_sites_freeing). */
 
-/* The oldest job waiting for a builder, taken; NULL when none. Under the lock. */
-static struct job *job_take(struct arrow_stream *s)
+/* A builder's work: the columns of slot's rows (with no builder, the rows were written as they came). */
+static int job_build_slot(void *ctx, size_t slot)
 {
-    for (size_t i = 0; i < s->nflight; i++) {
-        struct job *j = &s->jobs[(s->head + i) % s->njobs];
-        if (j->state == JOB_QUEUED) {
-            j->state = JOB_BUILDING;
-            return j;
-        }
-    }
-    return NULL;
-}
-
-/* Builds j (taken) outside the lock and says so. Under the lock. */
-static void job_run(struct arrow_stream *s, struct job *j)
-{
-    pthread_mutex_unlock(&s->lock);
-    int rc = job_build(s, j);
-    pthread_mutex_lock(&s->lock);
-    j->rc = rc;
-    j->state = JOB_BUILT;
-    pthread_cond_broadcast(&s->built);
-}
-
-static void *builder_main(void *arg)
-{
-    struct arrow_stream *s = arg;
-    pthread_mutex_lock(&s->lock);
-    for (;;) {
-        struct job *j = job_take(s);
-        if (j)
-            job_run(s, j);
-        else if (s->stop)
-            break;
-        else
-            pthread_cond_wait(&s->queued, &s->lock);
-    }
-    pthread_mutex_unlock(&s->lock);
-    return NULL;
-}
-
-/* Waits until job j is built (every job in flight: j NULL), building
- * queued ones meanwhile. */
-static void jobs_wait(struct arrow_stream *s, struct job *j)
-{
-    pthread_mutex_lock(&s->lock);
-    for (;;) {
-        int done = 1;
-        for (size_t i = 0; i < s->nflight && done; i++) {
-            struct job *x = &s->jobs[(s->head + i) % s->njobs];
-            if ((!j || x == j) && x->state != JOB_BUILT)
-                done = 0;
-        }
-        if (done)
-            break;
-        /* Rather than wait on a builder another process's threads hold off the cpus: build one here. */
-        struct job *t = job_take(s);
-        if (t)
-            job_run(s, t);
-        else
-            pthread_cond_wait(&s->built, &s->lock);
-    }
-    pthread_mutex_unlock(&s->lock);
+    struct arrow_stream *s = ctx;
+    return s->nbuilders ? job_build(s, &s->jobs[slot]) : 0;
 }
 
 /* The engine is about to free sites' renderers: every row that uses one gets its columns first. */
 static void stream_sites_freeing(void *ctx)
 {
     struct arrow_stream *s = ctx;
-    jobs_wait(s, NULL);
+    read_jobs_wait(&s->q, s->q.njobs);
     if (s->fill && !s->fill->rc)
         s->fill->rc = job_build(s, s->fill);
 }
 
 static int builders_start(struct arrow_stream *s, size_t n)
 {
-    if (!(s->builders = calloc(n, sizeof *s->builders)))
-        return -ENOMEM;
-    for (; s->nbuilders < n; s->nbuilders++)
-        if (pthread_create(&s->builders[s->nbuilders], NULL, builder_main, s) != 0)
-            break; /* fewer threads: the stream's own builds the rest */
+    s->nbuilders = read_jobs_start(&s->q, n); /* fewer threads: the stream's own builds the rest */
     if (s->nbuilders)
         s->r->engine.sites_freeing = (struct read_sites_freeing){stream_sites_freeing, s};
     return 0;
@@ -1407,13 +1338,7 @@ static void builders_stop(struct arrow_stream *s)
 {
     if (!s->nbuilders)
         return;
-    jobs_wait(s, NULL);
-    pthread_mutex_lock(&s->lock);
-    s->stop = 1;
-    pthread_cond_broadcast(&s->queued);
-    pthread_mutex_unlock(&s->lock);
-    for (size_t i = 0; i < s->nbuilders; i++)
-        pthread_join(s->builders[i], NULL);
+    read_jobs_stop(&s->q);
     s->nbuilders = 0;
     s->r->engine.sites_freeing = (struct read_sites_freeing){NULL, NULL};
 }
@@ -1495,10 +1420,8 @@ static int job_fill(struct arrow_stream *s, struct job *j)
 /* Hands on the oldest job in flight as out, once built. 0, or -errno. */
 static int job_export(struct arrow_stream *s, struct ArrowArray *out)
 {
-    struct job *j = &s->jobs[s->head];
-    if (s->nbuilders)
-        jobs_wait(s, j);
-    int rc = j->rc;
+    struct job *j = &s->jobs[s->q.head];
+    int rc = read_jobs_wait(&s->q, s->q.head);
     if (rc == 0 && s->records)
         rc = level_dict(j, &j->batch.buf[R_LEVEL].dict);
     if (rc == 0)
@@ -1507,11 +1430,7 @@ static int job_export(struct arrow_stream *s, struct ArrowArray *out)
         read_batch_free(&j->batch);
     /* Built: the entries of this job and those before it are read. */
     read_merge_let_go(&s->r->merge, j->serial);
-    pthread_mutex_lock(&s->lock);
-    j->state = JOB_FREE;
-    s->head = (s->head + 1) % s->njobs;
-    s->nflight--;
-    pthread_mutex_unlock(&s->lock);
+    read_jobs_pop(&s->q);
     return rc;
 }
 
@@ -1528,8 +1447,10 @@ static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
     }
     /* Batches ahead while there is room for them, then the oldest; a merge
      * that ended before the stream began may have left entries ready. */
-    while (s->nflight < s->njobs && (!r->ended || r->ready_off < r->ready_len) && !r->failed) {
-        struct job *j = &s->jobs[(s->head + s->nflight) % s->njobs];
+    size_t slot;
+    while ((slot = read_jobs_free_slot(&s->q)) < s->q.njobs && (!r->ended || r->ready_off < r->ready_len) &&
+           !r->failed) {
+        struct job *j = &s->jobs[slot];
         if ((rc = job_fill(s, j)) != 0) {
             read_batch_free(&j->batch);
             builders_stop(s);
@@ -1540,15 +1461,11 @@ static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
             read_batch_free(&j->batch);
             break;
         }
-        pthread_mutex_lock(&s->lock);
-        j->state = JOB_QUEUED;
-        s->nflight++;
-        pthread_cond_signal(&s->queued);
-        pthread_mutex_unlock(&s->lock);
+        read_jobs_push(&s->q);
         if (r->timed_out)
             break;
     }
-    if (s->nflight == 0) {
+    if (s->q.nflight == 0) {
         if (r->timed_out && !r->ended) {
             snprintf(s->error, sizeof s->error, "the reader's deadline passed");
             return ETIMEDOUT; /* a later call (after a later deadline) reads on */
@@ -1574,7 +1491,7 @@ static void stream_release(struct ArrowArrayStream *st)
     builders_stop(s);
     read_merge_let_go(&s->r->merge, UINT64_MAX);
     read_merge_hold(&s->r->merge, 0);
-    for (size_t i = 0; i < s->njobs; i++) {
+    for (size_t i = 0; i < s->q.njobs; i++) {
         read_batch_free(&s->jobs[i].batch);
         free(s->jobs[i].batch.buf);
         free(s->jobs[i].batch.tree_text);
@@ -1583,10 +1500,7 @@ static void stream_release(struct ArrowArrayStream *st)
     }
     read_pool_close(s->jobs[0].batch.pool);
     free(s->jobs);
-    free(s->builders);
-    pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->queued);
-    pthread_cond_destroy(&s->built);
+    read_jobs_free(&s->q);
     for (size_t i = 0; i < s->ncols; i++) {
         free(s->cols[i].name);
         free(s->cols[i].field);
@@ -1602,19 +1516,6 @@ static void stream_release(struct ArrowArrayStream *st)
     read_unref(s->r);
     free(s);
     st->release = NULL;
-}
-
-/* The threads a stream builds with: those asked for, or (0) the cpus the
- * process may run on. */
-static unsigned stream_threads(uint32_t asked)
-{
-    if (asked)
-        return asked < THREADS_MAX ? asked : THREADS_MAX;
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) != 0)
-        return 1;
-    int n = CPU_COUNT(&set);
-    return n < 1 ? 1 : n < (int)THREADS_MAX ? (unsigned)n : THREADS_MAX;
 }
 
 /* The options of version 2, the first with streams: a program passes at least these. */
@@ -1649,18 +1550,19 @@ int shmlog_read_arrow(struct shmlog_read *r, const struct shmlog_read_arrow_opti
             snprintf(err, errcap, "batch_rows is at most %u", SHMLOG_READ_ARROW_ROWS_MAX);
         return -EINVAL;
     }
-    if (r->streaming) {
+    if (r->streaming || r->lines_ahead) {
         if (errcap)
-            snprintf(err, errcap, "the reader is read by a stream already");
+            snprintf(err, errcap, r->streaming ? "the reader is read by a stream already"
+                                               : "the reader has lines read ahead: read them first (shmlog_read_lines)");
         return -EBUSY;
     }
     /* Markers are few: their rows are written as they come. */
-    unsigned threads = o.what == SHMLOG_READ_ARROW_RECORDS ? stream_threads(o.threads) : 1;
+    unsigned threads = o.what == SHMLOG_READ_ARROW_RECORDS ? read_jobs_threads(o.threads) : 1;
+    size_t njobs = threads > 1 ? JOBS_PER_THREAD * threads : 1;
     struct arrow_stream *s = calloc(1, sizeof *s);
     struct pool *pool = read_pool_new(o.batch_rows);
-    if (s && !(s->jobs = calloc(threads > 1 ? JOBS_PER_THREAD * threads : 1, sizeof *s->jobs)))
-        pool = NULL;
-    if (!s || !pool) {
+    if (!s || !pool || !(s->jobs = calloc(njobs, sizeof *s->jobs)) ||
+        read_jobs_init(&s->q, njobs, job_build_slot, s) != 0) {
         if (s)
             free(s->jobs);
         free(s);
@@ -1670,13 +1572,9 @@ int shmlog_read_arrow(struct shmlog_read *r, const struct shmlog_read_arrow_opti
             snprintf(err, errcap, "out of memory");
         return -ENOMEM;
     }
-    s->njobs = threads > 1 ? JOBS_PER_THREAD * threads : 1;
     s->threads = threads;
-    for (size_t i = 0; i < s->njobs; i++)
+    for (size_t i = 0; i < njobs; i++)
         s->jobs[i].batch.pool = pool;
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->queued, NULL);
-    pthread_cond_init(&s->built, NULL);
     s->sink = (struct entry_sink){append_entry, stream_message, s};
     s->r = r;
     s->opt = o;

@@ -1,4 +1,4 @@
-/* Description: libshmlog-read on four threads at once, for the ThreadSanitizer build (a plain program: Criterion's runner is not TSan-clean): readers of the same directory, half of them in local time, each read the lines a reader on the main thread read, with no lock between them (each reader's state is its handle's) and no data race TSan sees; Arrow streams read on four threads, each with builder threads of its own, give the main thread's rows, and their batches are released by another thread than the one that made them. */
+/* Description: libshmlog-read on four threads at once, for the ThreadSanitizer build (a plain program: Criterion's runner is not TSan-clean): readers of the same directory, half of them in local time, each read the lines a reader on the main thread read (every other time many a call, rendered by threads of the reader's own: shmlog_read_options.threads), with no lock between them (each reader's state is its handle's) and no data race TSan sees; Arrow streams read on four threads, each with builder threads of its own, give the main thread's rows, and their batches are released by another thread than the one that made them. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,17 +14,45 @@ static const char *input;
 static char *want[2]; /* UTC, local time */
 static size_t want_len[2];
 
-/* Every JSON line of the input, in UTC or in local time; 0, or -1. */
-static int read_all(int local, char *out, size_t *len)
+/* Every JSON line of the input, in UTC or in local time, many a call on threads (shmlog_read_lines() with
+ * helper threads); 0, or -1. */
+static int read_lines(struct shmlog_read *r, char *out, size_t *len)
+{
+    size_t n = 0;
+    for (;;) {
+        size_t l;
+        long lines = shmlog_read_lines(r, 1, out + n, TEXT_MAX - n, &l);
+        if (lines < 0)
+            return -1;
+        n += l;
+        if (lines > 0)
+            continue;
+        const struct shmlog_read_event *ev;
+        int rc = shmlog_read_next(r, &ev);
+        if (rc == 0)
+            break;
+        if (rc < 0 || ev->kind != SHMLOG_READ_ERROR)
+            return -1;
+    }
+    shmlog_read_close(r);
+    *len = n;
+    return 0;
+}
+
+/* The same, one event at a time (threads 0), or as read_lines() reads them. */
+static int read_all(int local, unsigned threads, char *out, size_t *len)
 {
     struct shmlog_read_options o = SHMLOG_READ_OPTIONS_INIT;
     o.local_time = local;
+    o.threads = threads;
     struct shmlog_read *r;
     char err[256];
     if (shmlog_read_open(&r, &input, 1, &o, err, sizeof err) != 0) {
         fprintf(stderr, "read_lib_threads: %s\n", err);
         return -1;
     }
+    if (threads)
+        return read_lines(r, out, len);
     const struct shmlog_read_event *ev;
     size_t n = 0;
     int rc;
@@ -96,7 +124,10 @@ static void *reader(void *arg)
     long bad = 0;
     for (int i = 0; i < ROUNDS && !bad; i++) {
         size_t len;
-        bad = !got || read_all(local, got, &len) != 0 || len != want_len[local] || memcmp(got, want[local], len) != 0;
+        /* Every other round many lines a call, rendered by three threads: two of the lines' own and this one. */
+        unsigned threads = i % 2 ? 3 : 0;
+        bad = !got || read_all(local, threads, got, &len) != 0 || len != want_len[local] ||
+              memcmp(got, want[local], len) != 0;
     }
     free(got);
     return (void *)bad;
@@ -111,7 +142,7 @@ int main(int argc, char **argv)
     input = argv[1];
     setenv("TZ", "Europe/Paris", 1);
     for (int local = 0; local < 2; local++)
-        if (!(want[local] = malloc(TEXT_MAX)) || read_all(local, want[local], &want_len[local]) != 0 ||
+        if (!(want[local] = malloc(TEXT_MAX)) || read_all(local, 0, want[local], &want_len[local]) != 0 ||
             want_len[local] == 0) {
             fprintf(stderr, "read_lib_threads: the main thread's read failed\n");
             return 1;

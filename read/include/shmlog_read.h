@@ -47,7 +47,7 @@
 extern "C" {
 #endif
 
-#define SHMLOG_READ_VERSION 12 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
+#define SHMLOG_READ_VERSION 13 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
                                   streams, shmlog_read_parse_time; 3: shmlog_read_site.func, thread names, the thread option;
                                   4: shmlog_read_columns.thread; 5: shmlog_read_options.merge_bytes;
                                   6: the process instance of events and sources; 7: shmlog_read_options.where;
@@ -56,7 +56,7 @@ extern "C" {
                                   10: the hostname of events and sources, the Arrow streams' hostname column;
                                   11: shmlog_read_arrow_options.trees: value trees as list and map columns;
                                   12: a record has up to 32 arguments (SHMLOG_MAX_ARGS), so fields and
-                                  values of up to 32) */
+                                  values of up to 32; 13: shmlog_read_options.threads) */
 
 struct shmlog_read;
 
@@ -186,10 +186,15 @@ struct shmlog_read_options {
     /* version 9, read when size covers it */
     const char *trace;     /* records written while their thread worked for this trace id (1 to 32 hex
                               digits, shmlog_trace_set); NULL: any */
+    /* version 13, read when size covers it */
+    uint32_t threads;      /* shmlog_read_lines(): threads that render its lines, the caller's among them
+                              (at most 64); 0 or 1: the caller's alone. With more, it reads ahead: until
+                              it returns 0 or fails, its next calls give the lines read ahead (with the
+                              same json) and the reader's other calls return -EBUSY */
 };
 
 #define SHMLOG_READ_OPTIONS_INIT                                                                                    \
-    {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0, NULL, NULL}
+    {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0}
 
 /* Opens n paths: files as given, directories as their .shlog and .shlog.part
  * files, kafka://HOST:PORT[,HOST:PORT...]/TOPIC as the files of every host
@@ -289,9 +294,10 @@ const char *shmlog_read_category_name(struct shmlog_read *r, uint32_t source, ui
 
 /* The next events as shmlog-dump read prints them, many per call: lines
  * into buf (NUL-terminated, *len bytes) while it has room for the longest
- * one; stops early before an ERROR event (shmlog_read_next() gives it) and
- * at the end. The events written (0: the next is an ERROR, or the end),
- * -EINVAL when cap is under 512 KiB + 1, -ENOMEM. */
+ * one (on options.threads threads: while the next line fits); stops early
+ * before an ERROR event (shmlog_read_next() gives it) and at the end. The
+ * events written (0: the next is an ERROR, or the end), -EINVAL when cap is
+ * under 512 KiB + 1 or json is not that of the lines read ahead, -ENOMEM. */
 long shmlog_read_lines(struct shmlog_read *r, int json, char *buf, size_t cap, size_t *len);
 
 /* 1 when any input was damaged or unreadable: ask after the last event (it

@@ -1,0 +1,299 @@
+/*
+ * read_lines.c - shmlog_read_lines(): the next events' lines, many a call.
+ *
+ * On several threads (shmlog_read_options.threads) the reader's thread merges, and hands
+ * each run of entries the merge gave to a job (the reader's ready buffer,
+ * taken whole); helper threads render the jobs' lines; the reader's thread
+ * copies them out in the order of the entries. The lines are those one
+ * thread writes, byte for byte: a job's zone and repeats memo is its own.
+ *
+ * What a job's entries point to stays while it is in flight: processes and
+ * thread names until the reader closes, and the sites' renderers, which the
+ * engine keeps (retire_renderers) instead of freeing while jobs may render
+ * with them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "read_jobs.h"
+#include "read_lib.h"
+
+/* A job's lines per round, at most: a job whose lines do not fit is rendered
+ * in rounds, each copied out before the next, so that lines of up to
+ * RENDER_LINE_MAX keep the memory bound. A run of ready entries (READY_MAX)
+ * renders to less in the trading mix. */
+#define LINES_OUT_CAP (2u << 20)
+
+struct lines_job {
+    unsigned char *entries;    /* its entries at [from, to): the reader's ready buffer when taken whole */
+    size_t entries_cap, from, to;
+    size_t next;               /* the first entry not rendered yet */
+    const struct render_site **sr; /* per entry: its renderer (records) */
+    size_t nentries, entries_max, sr_next;
+    char *out;                 /* this round's lines, LINES_OUT_CAP bytes */
+    size_t out_len;
+    uint32_t *line_end;        /* where each of this round's lines ends in out */
+    size_t nlines, copied;     /* lines of this round, and those copied out */
+    struct render_memo memo;
+    int json;
+    uint64_t serial;
+};
+
+struct read_lines {
+    struct read_jobs q;
+    struct lines_job *jobs;
+    int json;                  /* the lines in flight are JSON */
+    uint64_t serial;           /* jobs filled */
+    uint64_t retire_after;     /* renderers retired may be used by jobs up to this one */
+    size_t retired_seen;
+};
+
+/* Renders job slot's entries from where it stopped, as many as this round's out holds. */
+static int lines_build(void *ctx, size_t slot)
+{
+    struct lines_job *j = &((struct read_lines *)ctx)->jobs[slot];
+    j->out_len = 0;
+    j->nlines = 0;
+    j->copied = 0;
+    while (j->next < j->to && LINES_OUT_CAP - j->out_len >= RENDER_LINE_MAX + 1) {
+        const struct entry *e = (const struct entry *)(const void *)(j->entries + j->next);
+        struct render_buf b;
+        render_buf_init(&b, j->out + j->out_len, LINES_OUT_CAP - j->out_len - 1);
+        b.memo = &j->memo;
+        read_entry_render(j->sr[j->sr_next++], e, j->json, &b);
+        j->out_len += b.len;
+        j->line_end[j->nlines++] = (uint32_t)j->out_len;
+        j->next += e->bytes;
+    }
+    return 0;
+}
+
+/* Room for n entries' renderers and line ends in j. 0, or -ENOMEM. */
+static int job_room(struct lines_job *j, size_t n)
+{
+    if (n <= j->entries_max)
+        return 0;
+    size_t cap = j->entries_max ? 2 * j->entries_max : 4096;
+    while (cap < n)
+        cap *= 2;
+    const struct render_site **sr = realloc(j->sr, cap * sizeof *sr);
+    if (sr)
+        j->sr = sr;
+    uint32_t *ends = realloc(j->line_end, cap * sizeof *ends);
+    if (ends)
+        j->line_end = ends;
+    if (!sr || !ends)
+        return -ENOMEM;
+    j->entries_max = cap;
+    return 0;
+}
+
+/* Fills j with the entries ready now, up to the first error or note: 1,
+ * or 0 when there is none (an error or note is next, or the end, or nothing
+ * for now), or -errno. */
+static int lines_fill(struct shmlog_read *r, struct read_lines *l, struct lines_job *j)
+{
+    if (!read_peek(r))
+        return r->failed;
+    size_t end = r->ready_off, n = 0;
+    while (end < r->ready_len) {
+        const struct entry *e = (const struct entry *)(const void *)(r->ready + end);
+        if (e->kind == ENTRY_NOTE || e->kind == ENTRY_ERROR)
+            break;
+        const struct render_site *sr = NULL;
+        if ((e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) && !(sr = prepared(&r->engine, e->site, e->proc)))
+            return -ENOMEM;
+        if (job_room(j, n + 1) != 0)
+            return -ENOMEM;
+        j->sr[n++] = sr;
+        end += e->bytes;
+    }
+    if (n == 0)
+        return 0;
+    if (end == r->ready_len) {
+        /* Every entry ready: the job takes the buffer, the reader the job's last one. */
+        unsigned char *mem = j->entries;
+        size_t cap = j->entries_cap;
+        j->entries = r->ready;
+        j->entries_cap = r->ready_cap;
+        j->from = r->ready_off;
+        r->ready = mem;
+        r->ready_cap = cap;
+        r->ready_off = r->ready_len = 0;
+    } else {
+        size_t bytes = end - r->ready_off;
+        if (bytes > j->entries_cap) {
+            unsigned char *mem = realloc(j->entries, bytes);
+            if (!mem)
+                return -ENOMEM;
+            j->entries = mem;
+            j->entries_cap = bytes;
+        }
+        memcpy(j->entries, r->ready + r->ready_off, bytes);
+        j->from = 0;
+        r->ready_off = end;
+        end = bytes;
+    }
+    j->to = end;
+    j->next = j->from;
+    j->nentries = n;
+    j->sr_next = 0;
+    j->json = l->json;
+    j->serial = ++l->serial;
+    return 1;
+}
+
+/* The pipeline of r's lines: made on first use. NULL when out of memory. */
+static void lines_free(struct shmlog_read *r);
+
+static struct read_lines *lines_of(struct shmlog_read *r)
+{
+    if (r->lines)
+        return r->lines;
+    struct read_lines *l = calloc(1, sizeof *l);
+    size_t njobs = r->threads + 2u; /* each thread's, the one being filled and one ready to copy */
+    if (!l || !(l->jobs = calloc(njobs, sizeof *l->jobs)) || read_jobs_init(&l->q, njobs, lines_build, l) != 0) {
+        if (l)
+            free(l->jobs);
+        free(l);
+        return NULL;
+    }
+    for (size_t i = 0; i < njobs; i++) {
+        l->jobs[i].memo = r->memo;
+        if (!(l->jobs[i].out = malloc(LINES_OUT_CAP))) {
+            r->lines = l;
+            lines_free(r);
+            return NULL;
+        }
+    }
+    r->lines_free = lines_free;
+    read_jobs_start(&l->q, r->threads - 1u); /* fewer: the reader's thread renders the rest */
+    return r->lines = l;
+}
+
+/* Copies the lines of job j that fit cap - 1 - *used bytes of buf. The lines copied. */
+static long copy_lines(struct lines_job *j, char *buf, size_t cap, size_t *used)
+{
+    size_t from = j->copied ? j->line_end[j->copied - 1] : 0;
+    size_t k = j->copied;
+    while (k < j->nlines && j->line_end[k] - from <= cap - 1 - *used)
+        k++;
+    size_t n = (k ? j->line_end[k - 1] : 0) - from;
+    memcpy(buf + *used, j->out + from, n);
+    *used += n;
+    long lines = (long)(k - j->copied);
+    j->copied = k;
+    return lines;
+}
+
+static long lines_threaded(struct shmlog_read *r, int json, char *buf, size_t cap, size_t *len)
+{
+    struct read_lines *l = lines_of(r);
+    if (!l)
+        return read_fail(r, -ENOMEM);
+    if (l->q.nflight && json != l->json)
+        return -EINVAL;
+    l->json = json;
+    r->engine.retire_renderers = 1;
+    size_t used = 0;
+    long lines = 0;
+    int more = 1, rc = 0;
+    for (;;) {
+        size_t slot;
+        while (more && (slot = read_jobs_free_slot(&l->q)) < l->q.njobs) {
+            int f = lines_fill(r, l, &l->jobs[slot]);
+            if (r->engine.nretired != l->retired_seen) {
+                /* Dropped while filling (its merge steps, its entries' renderers): any job filled may use them. */
+                l->retire_after = l->serial;
+                l->retired_seen = r->engine.nretired;
+            }
+            if (f <= 0) {
+                rc = f;
+                more = 0;
+                break;
+            }
+            read_jobs_push(&l->q);
+        }
+        if (rc || l->q.nflight == 0)
+            break;
+        size_t head = l->q.head;
+        struct lines_job *j = &l->jobs[head];
+        read_jobs_wait(&l->q, head);
+        lines += copy_lines(j, buf, cap, &used);
+        if (j->copied < j->nlines)
+            break; /* buf is full */
+        if (j->next < j->to) {
+            read_jobs_requeue(&l->q, head);
+            continue;
+        }
+        read_jobs_pop(&l->q);
+        if (r->engine.nretired && j->serial >= l->retire_after) {
+            read_retired_free(&r->engine);
+            l->retired_seen = 0;
+        }
+    }
+    r->lines_ahead = l->q.nflight;
+    if (l->q.nflight == 0) {
+        read_retired_free(&r->engine);
+        l->retired_seen = 0;
+        r->engine.retire_renderers = 0;
+    }
+    buf[used] = '\0';
+    *len = used;
+    if (rc)
+        read_fail(r, rc);
+    return r->failed ? r->failed : lines;
+}
+
+static void lines_free(struct shmlog_read *r)
+{
+    struct read_lines *l = r->lines;
+    if (!l)
+        return;
+    read_jobs_free(&l->q);
+    for (size_t i = 0; i < r->threads + 2u; i++) {
+        free(l->jobs[i].entries);
+        free(l->jobs[i].sr);
+        free(l->jobs[i].out);
+        free(l->jobs[i].line_end);
+    }
+    free(l->jobs);
+    free(l);
+    r->lines = NULL;
+    r->lines_ahead = 0;
+    r->engine.retire_renderers = 0;
+    read_retired_free(&r->engine);
+}
+
+long shmlog_read_lines(struct shmlog_read *r, int json, char *buf, size_t cap, size_t *len)
+{
+    *len = 0;
+    if (cap < RENDER_LINE_MAX + 1)
+        return -EINVAL;
+    if (r->streaming)
+        return -EBUSY;
+    r->cur = NULL;
+    if (r->threads > 1)
+        return lines_threaded(r, json, buf, cap, len);
+    size_t used = 0;
+    long lines = 0;
+    while (cap - used >= RENDER_LINE_MAX + 1) {
+        const struct entry *e = read_peek(r);
+        if (!e || e->kind == ENTRY_NOTE || e->kind == ENTRY_ERROR)
+            break;
+        struct render_buf b;
+        render_buf_init(&b, buf + used, cap - used - 1);
+        b.memo = &r->memo;
+        if (read_entry_line(&r->engine, e, json, &b) != 0) {
+            read_fail(r, -ENOMEM);
+            break;
+        }
+        used += b.len;
+        r->ready_off += e->bytes;
+        lines++;
+    }
+    buf[used] = '\0';
+    *len = used;
+    return r->failed ? r->failed : lines;
+}
