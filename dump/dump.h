@@ -100,6 +100,8 @@ void out_zone(int local);
 struct render_buf out_begin(void);
 void out_end(const struct render_buf *b);
 void out_flush(void);
+/* n bytes at p, after what the buffer holds: written from where they are. */
+void out_write(const void *p, size_t n);
 /* out_flush() then fflush(stdout): for output a person or pipe waits for. */
 void out_push(void);
 /* At exit: out_flush() then fflush(stdout); 0, or -1 when any write failed (errno says why). */

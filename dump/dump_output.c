@@ -34,6 +34,13 @@ void out_flush(void)
     out_len = 0;
 }
 
+void out_write(const void *p, size_t n)
+{
+    out_flush();
+    if (n && !out_failed && fwrite(p, 1, n, stdout) != n)
+        out_failed = 1;
+}
+
 void out_push(void)
 {
     out_flush();

@@ -11,6 +11,7 @@
 #include "dump.h"
 #include "read_engine.h"
 #include "read_jobs.h"
+#include "read_lib.h"
 #include "shmlog_read.h"
 
 #define FOLLOW_POLL_NS 100000000u
@@ -74,20 +75,19 @@ int cmd_read(struct cli *cli)
     struct shmlog_read *r = dump_read_open(cli, &status);
     const struct shmlog_read_event *ev;
     while (r) {
-        /* Many lines per call, straight into the output; an error between them on its own. */
-        struct render_buf b = out_begin();
+        /* Many lines per call, written from where they were rendered; an error between them on its own. */
+        const char *text;
         size_t len;
-        long lines = shmlog_read_lines(r, cli->json, b.data, b.cap, &len);
+        long lines = read_lines_view(r, cli->json, &text, &len);
         if (lines < 0)
             dump_oom();
-        b.len = len;
-        out_end(&b);
+        out_write(text, len);
         if (lines > 0)
             continue;
         if ((rc = shmlog_read_next(r, &ev)) <= 0)
             break;
         if (ev->kind != SHMLOG_READ_ERROR) { /* lines() stops before errors only: not reached */
-            b = out_begin();
+            struct render_buf b = out_begin();
             long k = shmlog_read_format(r, cli->json, b.data, b.cap);
             b.len = k > 0 ? (size_t)k : 0;
             out_end(&b);

@@ -45,6 +45,7 @@ struct shmlog_read {
     struct read_lines *lines; /* its lines on threads > 1 (read_lines.c): made on first use */
     void (*lines_free)(struct shmlog_read *r); /* ends their threads and frees them */
     size_t lines_ahead;  /* lines' jobs in flight: the reader's other calls are refused meanwhile */
+    char *lines_text;    /* read_lines_view()'s lines on one thread */
     uint64_t deadline_ns; /* CLOCK_MONOTONIC; 0: none (read_set_deadline) */
     unsigned deadline_steps; /* merge steps since the clock was read */
     int timed_out;       /* the last call stopped at the deadline */
@@ -94,6 +95,10 @@ void read_follow_live(struct shmlog_read *r);
 void read_set_deadline(struct shmlog_read *r, uint64_t ns);
 /* 1 (and r->timed_out set) when r's deadline passed; reads the clock every few merge steps. */
 int read_past_deadline(struct shmlog_read *r);
+/* shmlog_read_lines() without the copy: *text points at the next lines
+ * (*len bytes, not NUL-terminated) where they were rendered, valid until the
+ * next call on r; the same return values. shmlog-dump read writes them so. */
+long read_lines_view(struct shmlog_read *r, int json, const char **text, size_t *len);
 /* Drops a reference: the last frees the reader. */
 void read_unref(struct shmlog_read *r);
 /* The reader failed with rc (< 0; 0: no news): it fails from now on. Its failure, or 0. */

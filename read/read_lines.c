@@ -24,6 +24,8 @@
  * RENDER_LINE_MAX keep the memory bound. A run of ready entries (READY_MAX)
  * renders to less in the trading mix. */
 #define LINES_OUT_CAP (2u << 20)
+/* read_lines_view()'s lines on one thread: as many a call as shmlog-dump writes at once. */
+#define LINES_TEXT_CAP (4u << 20)
 
 struct lines_job {
     unsigned char *entries;    /* its entries at [from, to): the reader's ready buffer when taken whole */
@@ -47,6 +49,7 @@ struct read_lines {
     uint64_t serial;           /* jobs filled */
     uint64_t retire_after;     /* renderers retired may be used by jobs up to this one */
     size_t retired_seen;
+    int head_built;            /* the oldest job in flight was waited for: its lines are there */
 };
 
 /* Renders job slot's entries from where it stopped, as many as this round's out holds. */
@@ -187,21 +190,14 @@ static long copy_lines(struct lines_job *j, char *buf, size_t cap, size_t *used)
     return lines;
 }
 
-static long lines_threaded(struct shmlog_read *r, int json, char *buf, size_t cap, size_t *len)
+/* The oldest job in flight, built, with lines of its round not yet taken, once the free slots are filled (until
+ * the next entry is an error or a note, or the end: *more 0 from then on); a job whose lines were all taken is
+ * built again for its next round, or let go. NULL when no job is in flight, or with -errno in *rc. */
+static struct lines_job *lines_head(struct shmlog_read *r, struct read_lines *l, int *more, int *rc)
 {
-    struct read_lines *l = lines_of(r);
-    if (!l)
-        return read_fail(r, -ENOMEM);
-    if (l->q.nflight && json != l->json)
-        return -EINVAL;
-    l->json = json;
-    r->engine.retire_renderers = 1;
-    size_t used = 0;
-    long lines = 0;
-    int more = 1, rc = 0;
     for (;;) {
         size_t slot;
-        while (more && (slot = read_jobs_free_slot(&l->q)) < l->q.njobs) {
+        while (*more && (slot = read_jobs_free_slot(&l->q)) < l->q.njobs) {
             int f = lines_fill(r, l, &l->jobs[slot]);
             if (r->engine.nretired != l->retired_seen) {
                 /* Dropped while filling (its merge steps, its entries' renderers): any job filled may use them. */
@@ -209,20 +205,23 @@ static long lines_threaded(struct shmlog_read *r, int json, char *buf, size_t ca
                 l->retired_seen = r->engine.nretired;
             }
             if (f <= 0) {
-                rc = f;
-                more = 0;
+                *rc = f;
+                *more = 0;
                 break;
             }
             read_jobs_push(&l->q);
         }
-        if (rc || l->q.nflight == 0)
-            break;
+        if (*rc || l->q.nflight == 0)
+            return NULL;
         size_t head = l->q.head;
         struct lines_job *j = &l->jobs[head];
-        read_jobs_wait(&l->q, head);
-        lines += copy_lines(j, buf, cap, &used);
+        if (!l->head_built) {
+            read_jobs_wait(&l->q, head);
+            l->head_built = 1;
+        }
         if (j->copied < j->nlines)
-            break; /* buf is full */
+            return j;
+        l->head_built = 0;
         if (j->next < j->to) {
             read_jobs_requeue(&l->q, head);
             continue;
@@ -233,17 +232,84 @@ static long lines_threaded(struct shmlog_read *r, int json, char *buf, size_t ca
             l->retired_seen = 0;
         }
     }
+}
+
+/* The lines' pipeline for a call of json lines; NULL with the call's return value in *rc. */
+static struct read_lines *lines_begin(struct shmlog_read *r, int json, long *rc)
+{
+    struct read_lines *l = lines_of(r);
+    *rc = l ? 0 : read_fail(r, -ENOMEM);
+    if (l && l->q.nflight && json != l->json) {
+        *rc = -EINVAL;
+        return NULL;
+    }
+    if (l) {
+        l->json = json;
+        r->engine.retire_renderers = 1;
+    }
+    return l;
+}
+
+/* After a call: what waits for the next, and the renderers no job holds let go. The call's return value. */
+static long lines_end(struct shmlog_read *r, struct read_lines *l, int rc, long lines)
+{
     r->lines_ahead = l->q.nflight;
     if (l->q.nflight == 0) {
         read_retired_free(&r->engine);
         l->retired_seen = 0;
         r->engine.retire_renderers = 0;
     }
-    buf[used] = '\0';
-    *len = used;
     if (rc)
         read_fail(r, rc);
     return r->failed ? r->failed : lines;
+}
+
+static long lines_threaded(struct shmlog_read *r, int json, char *buf, size_t cap, size_t *len)
+{
+    long lines;
+    struct read_lines *l = lines_begin(r, json, &lines);
+    if (!l)
+        return lines;
+    size_t used = 0;
+    int more = 1, rc = 0;
+    struct lines_job *j;
+    while ((j = lines_head(r, l, &more, &rc)) != NULL) {
+        lines += copy_lines(j, buf, cap, &used);
+        if (j->copied < j->nlines)
+            break; /* buf is full */
+    }
+    buf[used] = '\0';
+    *len = used;
+    return lines_end(r, l, rc, lines);
+}
+
+long read_lines_view(struct shmlog_read *r, int json, const char **text, size_t *len)
+{
+    *text = "";
+    *len = 0;
+    if (r->threads <= 1) {
+        if (!r->lines_text && !(r->lines_text = malloc(LINES_TEXT_CAP)))
+            return read_fail(r, -ENOMEM);
+        *text = r->lines_text;
+        return shmlog_read_lines(r, json, r->lines_text, LINES_TEXT_CAP, len);
+    }
+    if (r->streaming)
+        return -EBUSY;
+    r->cur = NULL;
+    long lines;
+    struct read_lines *l = lines_begin(r, json, &lines);
+    if (!l)
+        return lines;
+    int more = 1, rc = 0;
+    struct lines_job *j = lines_head(r, l, &more, &rc);
+    if (j) {
+        size_t from = j->copied ? j->line_end[j->copied - 1] : 0;
+        *text = j->out + from;
+        *len = j->line_end[j->nlines - 1] - from;
+        lines = (long)(j->nlines - j->copied);
+        j->copied = j->nlines;
+    }
+    return lines_end(r, l, rc, lines);
 }
 
 static void lines_free(struct shmlog_read *r)

@@ -132,6 +132,7 @@ static void reader_free(struct shmlog_read *r)
     read_inputs_free(&r->inputs);
     free(r->ready);
     free(r->text);
+    free(r->lines_text);
     free(r->field_text);
     free(r->tree_text);
     for (size_t i = 0; i < r->nmessages; i++)

@@ -245,6 +245,17 @@ check "read --merge-memory 1 gives the same lines as read, each once" \
 "$SHMLOG_DUMP" read "$out" --merge-memory 0 >/dev/null 2>"$tmp/usage.err"
 check "--merge-memory 0 is a usage error (exit 2, one line)" test $? -eq 2 -a "$(wc -l <"$tmp/usage.err")" -eq 1
 
+# The lines rendered by helper threads: the same bytes on any number.
+for jobs in 1 2 3; do
+    "$SHMLOG_DUMP" read --format json --jobs "$jobs" "$out" >"$tmp/jobs$jobs.json" 2>"$tmp/jobs.err"
+    check "read --jobs $jobs gives the bytes of read, nothing on stderr" \
+        bash -c "cmp '$tmp/all.json' '$tmp/jobs$jobs.json' && test ! -s '$tmp/jobs.err'"
+done
+"$SHMLOG_DUMP" read -j 2 "$out" >"$tmp/jobs2.txt" 2>/dev/null
+check "read -j 2 in text gives the bytes of read in text" cmp "$tmp/all.txt" "$tmp/jobs2.txt"
+"$SHMLOG_DUMP" read --jobs 65 "$out" >/dev/null 2>"$tmp/usage.err"
+check "--jobs 65 is a usage error (exit 2, one line)" test $? -eq 2 -a "$(wc -l <"$tmp/usage.err")" -eq 1
+
 # ---- stats ----
 "$SHMLOG_DUMP" stats --format json "$out" >"$tmp/stats.json"
 check "stats --format json exits 0" test $? -eq 0
