@@ -3,8 +3,9 @@
 # collector into about 4 files, then each path's wall time, cpu-seconds (user+sys) and peak RSS:
 # shmlog.to_arrow() on one thread and on the cpus given, polars.DataFrame(shmlog.open()),
 # shmlog.dataframe(), `python -m shmlog export` (Parquet) on one thread and on the cpus given, and
-# `shmlog-dump read --format json > file` on one core. Each figure is the best wall time of RUNS runs,
-# printed with its command. Last, how to_arrow() divides its cpu between the calling thread and the
+# `shmlog-dump read --format json` on one core and on the cpus given (its --jobs default), into a file and
+# into /dev/null (the rendering alone, without the kernel's copy into the page cache). Each figure is the
+# best wall time of RUNS runs, printed with its command. Last, how to_arrow() divides its cpu between the calling thread and the
 # builders, and what that leaves as the least time on idle cpus (a machine shared with busy neighbours may
 # not give a process its cpus: the split shows what the wall time cannot); the same of to_parquet(), by its
 # threads (writers and decoders).
@@ -105,6 +106,14 @@ table() {
     measure "python -m shmlog export (Parquet)" "$tree" "$lib" "$vpy" -m shmlog export "$work/out" "$parquet"
     measure "shmlog-dump read --format json > file (one core)" "$tree" "$lib" taskset -c 0 bash -c \
         '"$0" read "$1" --format json >"$2"' "$lib/dump/shmlog-dump" "$work/out" "$json"
+    if [ "$threaded" = 1 ]; then
+        measure "shmlog-dump read --format json > file (every cpu)" "$tree" "$lib" bash -c \
+            '"$0" read "$1" --format json >"$2"' "$lib/dump/shmlog-dump" "$work/out" "$json"
+        measure "shmlog-dump read --format json > /dev/null (one core)" "$tree" "$lib" taskset -c 0 \
+            "$lib/dump/shmlog-dump" read "$work/out" --format json
+        measure "shmlog-dump read --format json > /dev/null (every cpu)" "$tree" "$lib" \
+            "$lib/dump/shmlog-dump" read "$work/out" --format json
+    fi
 }
 
 if [ -z "$split" ]; then
