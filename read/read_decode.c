@@ -247,17 +247,29 @@ void read_renderer_drop(struct read_engine *e, struct render_site *sr)
         e->retired = m;
         e->retired_cap = cap;
     }
-    if (e->retire_renderers)
+    if (e->retire_renderers) {
         e->retired[e->nretired++] = sr;
-    else
+        e->retired_bytes += render_site_bytes(sr);
+    } else {
         render_site_free(sr);
+    }
+}
+
+void read_retired_free_first(struct read_engine *e, size_t n)
+{
+    if (!n)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        e->retired_bytes -= render_site_bytes(e->retired[i]);
+        render_site_free(e->retired[i]);
+    }
+    e->nretired -= n;
+    memmove(e->retired, e->retired + n, e->nretired * sizeof *e->retired);
 }
 
 void read_retired_free(struct read_engine *e)
 {
-    for (size_t i = 0; i < e->nretired; i++)
-        render_site_free(e->retired[i]);
-    e->nretired = 0;
+    read_retired_free_first(e, e->nretired);
 }
 
 const struct render_site *read_prepared_make(struct read_engine *e, struct dsite *d, struct dproc *proc)

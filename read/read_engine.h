@@ -366,13 +366,15 @@ struct read_engine {
      * read_retired_free(), instead of freed at once. */
     int retire_renderers;
     struct render_site **retired;
-    size_t nretired, retired_cap;
+    size_t nretired, retired_cap, retired_bytes;
 };
 
 /* Frees sr now, or keeps it for read_retired_free() (retire_renderers). */
 void read_renderer_drop(struct read_engine *e, struct render_site *sr);
-/* Frees the renderers dropped while retire_renderers was set. */
+/* Frees the renderers dropped while retire_renderers was set: every one,
+ * or the first n dropped. */
 void read_retired_free(struct read_engine *e);
+void read_retired_free_first(struct read_engine *e, size_t n);
 
 /* Tells the consumer that sites' renderers are about to be freed. */
 static inline void read_sites_freeing(struct read_engine *e)

@@ -24,6 +24,10 @@
  * RENDER_LINE_MAX keep the memory bound. A run of ready entries (READY_MAX)
  * renders to less in the trading mix. */
 #define LINES_OUT_CAP (2u << 20)
+/* The renderers dropped that jobs in flight may use, at most, before those
+ * jobs are taken back and the next are filled: files with many long call
+ * sites keep the memory bound of one thread. */
+#define LINES_RETIRED_MAX (16u << 20)
 /* read_lines_view()'s lines on one thread: as many a call as shmlog-dump writes at once. */
 #define LINES_TEXT_CAP (4u << 20)
 
@@ -47,8 +51,14 @@ struct read_lines {
     struct lines_job *jobs;
     int json;                  /* the lines in flight are JSON */
     uint64_t serial;           /* jobs filled */
-    uint64_t retire_after;     /* renderers retired may be used by jobs up to this one */
-    size_t retired_seen;
+    /* The engine's retired renderers, in the order dropped: those before
+     * upto may be used by jobs up to serial, and are freed once it is taken
+     * back. A mark a fill at most: no more than the jobs in flight and one. */
+    struct retire_mark {
+        size_t upto;
+        uint64_t serial;
+    } *marks;
+    size_t nmarks;
     int head_built;            /* the oldest job in flight was waited for: its lines are there */
 };
 
@@ -92,13 +102,19 @@ static int job_room(struct lines_job *j, size_t n)
     return 0;
 }
 
+#define FILL_LATER 2
+
 /* Fills j with the entries ready now, up to the first error or note: 1,
  * or 0 when there is none (an error or note is next, or the end, or nothing
- * for now), or -errno. */
+ * for now), FILL_LATER when the renderers the merge dropped are to be freed
+ * first (the jobs in flight taken back), or -errno. */
 static int lines_fill(struct shmlog_read *r, struct read_lines *l, struct lines_job *j)
 {
     if (!read_peek(r))
         return r->failed;
+    /* Before the next file's renderers are made for these entries: one file's at a time, as on one thread. */
+    if (r->engine.retired_bytes > LINES_RETIRED_MAX && l->q.nflight)
+        return FILL_LATER;
     size_t end = r->ready_off, n = 0;
     while (end < r->ready_len) {
         const struct entry *e = (const struct entry *)(const void *)(r->ready + end);
@@ -156,9 +172,12 @@ static struct read_lines *lines_of(struct shmlog_read *r)
         return r->lines;
     struct read_lines *l = calloc(1, sizeof *l);
     size_t njobs = r->threads + 2u; /* each thread's, the one being filled and one ready to copy */
-    if (!l || !(l->jobs = calloc(njobs, sizeof *l->jobs)) || read_jobs_init(&l->q, njobs, lines_build, l) != 0) {
-        if (l)
+    if (!l || !(l->jobs = calloc(njobs, sizeof *l->jobs)) || !(l->marks = calloc(njobs + 1, sizeof *l->marks)) ||
+        read_jobs_init(&l->q, njobs, lines_build, l) != 0) {
+        if (l) {
             free(l->jobs);
+            free(l->marks);
+        }
         free(l);
         return NULL;
     }
@@ -190,20 +209,50 @@ static long copy_lines(struct lines_job *j, char *buf, size_t cap, size_t *used)
     return lines;
 }
 
+/* Notes the renderers the engine dropped since the last note: any job filled so far may use them. */
+static void retire_note(struct shmlog_read *r, struct read_lines *l)
+{
+    size_t noted = l->nmarks ? l->marks[l->nmarks - 1].upto : 0;
+    if (r->engine.nretired == noted)
+        return;
+    if (l->nmarks && l->marks[l->nmarks - 1].serial == l->serial)
+        l->marks[l->nmarks - 1].upto = r->engine.nretired;
+    else
+        l->marks[l->nmarks++] = (struct retire_mark){r->engine.nretired, l->serial};
+}
+
+/* Frees the renderers that no job in flight may use: those dropped before job serial was filled or with it. */
+static void retire_after(struct shmlog_read *r, struct read_lines *l, uint64_t serial)
+{
+    size_t done = 0;
+    while (done < l->nmarks && l->marks[done].serial <= serial)
+        done++;
+    if (!done)
+        return;
+    size_t n = l->marks[done - 1].upto;
+    read_retired_free_first(&r->engine, n);
+    l->nmarks -= done;
+    memmove(l->marks, l->marks + done, l->nmarks * sizeof *l->marks);
+    for (size_t i = 0; i < l->nmarks; i++)
+        l->marks[i].upto -= n;
+}
+
 /* The oldest job in flight, built, with lines of its round not yet taken, once the free slots are filled (until
  * the next entry is an error or a note, or the end: *more 0 from then on); a job whose lines were all taken is
  * built again for its next round, or let go. NULL when no job is in flight, or with -errno in *rc. */
 static struct lines_job *lines_head(struct shmlog_read *r, struct read_lines *l, int *more, int *rc)
 {
     for (;;) {
+        if (l->q.nflight == 0) {
+            read_retired_free(&r->engine); /* no job holds them */
+            l->nmarks = 0;
+        }
         size_t slot;
         while (*more && (slot = read_jobs_free_slot(&l->q)) < l->q.njobs) {
             int f = lines_fill(r, l, &l->jobs[slot]);
-            if (r->engine.nretired != l->retired_seen) {
-                /* Dropped while filling (its merge steps, its entries' renderers): any job filled may use them. */
-                l->retire_after = l->serial;
-                l->retired_seen = r->engine.nretired;
-            }
+            retire_note(r, l); /* its merge steps and its entries' renderers may drop some */
+            if (f == FILL_LATER)
+                break;
             if (f <= 0) {
                 *rc = f;
                 *more = 0;
@@ -227,10 +276,7 @@ static struct lines_job *lines_head(struct shmlog_read *r, struct read_lines *l,
             continue;
         }
         read_jobs_pop(&l->q);
-        if (r->engine.nretired && j->serial >= l->retire_after) {
-            read_retired_free(&r->engine);
-            l->retired_seen = 0;
-        }
+        retire_after(r, l, j->serial);
     }
 }
 
@@ -256,7 +302,7 @@ static long lines_end(struct shmlog_read *r, struct read_lines *l, int rc, long 
     r->lines_ahead = l->q.nflight;
     if (l->q.nflight == 0) {
         read_retired_free(&r->engine);
-        l->retired_seen = 0;
+        l->nmarks = 0;
         r->engine.retire_renderers = 0;
     }
     if (rc)
@@ -325,6 +371,7 @@ static void lines_free(struct shmlog_read *r)
         free(l->jobs[i].line_end);
     }
     free(l->jobs);
+    free(l->marks);
     free(l);
     r->lines = NULL;
     r->lines_ahead = 0;

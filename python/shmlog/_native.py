@@ -26,6 +26,7 @@ TRACE_VERSION = 9  # and the one whose options have trace (and events their trac
 HOSTNAME_VERSION = 10  # and the one whose events and sources have the producer's own hostname
 TREES_VERSION = 11  # and the one whose Arrow options have trees (an older library gives C++ containers as text)
 WIDE_VERSION = 12  # and the one whose rows have up to 32 values (SHMLOG_MAX_ARGS; 16 before)
+LINES_VERSION = 13  # and the one whose options have threads (shmlog_read_lines()'s: not called here)
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind
@@ -128,6 +129,7 @@ class Options(ctypes.Structure):
         ("nwhere", ctypes.c_size_t),
         ("host", ctypes.c_char_p),  # version 8
         ("trace", ctypes.c_char_p),  # version 9
+        ("threads", ctypes.c_uint32),  # version 13
     ]
 
 
