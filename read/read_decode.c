@@ -1090,7 +1090,9 @@ static int take_category(struct read_engine *e, struct source *s, const struct s
         return -ENOMEM;
     if (p->cats->count < SHMLOG_CAT_COUNT)
         p->cats->count = SHMLOG_CAT_COUNT;
-    memcpy(p->cats->names[ev->category_id], ev->category_name, sizeof p->cats->names[0]);
+    /* Each file names them again: written only when new, as other threads may render with them (read_lines.c). */
+    if (memcmp(p->cats->names[ev->category_id], ev->category_name, sizeof p->cats->names[0]) != 0)
+        memcpy(p->cats->names[ev->category_id], ev->category_name, sizeof p->cats->names[0]);
     if (ev->category_id >= p->cats->count)
         p->cats->count = ev->category_id + 1;
     return 0;

@@ -1,11 +1,12 @@
 /*
  * read_lines.c - shmlog_read_lines(): the next events' lines, many a call.
  *
- * On several threads (shmlog_read_options.threads) the reader's thread merges, and hands
- * each run of entries the merge gave to a job (the reader's ready buffer,
- * taken whole); helper threads render the jobs' lines; the reader's thread
- * copies them out in the order of the entries. The lines are those one
- * thread writes, byte for byte: a job's zone and repeats memo is its own.
+ * On several threads (shmlog_read_options.threads) the reader's thread
+ * merges, and hands each run of entries the merge gave to a job (the
+ * reader's ready buffer, taken whole); helper threads render the jobs'
+ * lines; the reader's thread copies them out in the order of the entries.
+ * The lines are those one thread writes, byte for byte: a job's zone and
+ * repeats memo is its own.
  *
  * What a job's entries point to stays while it is in flight: processes and
  * thread names until the reader closes, and the sites' renderers, which the
@@ -36,7 +37,7 @@ struct lines_job {
     size_t entries_cap, from, to;
     size_t next;               /* the first entry not rendered yet */
     const struct render_site **sr; /* per entry: its renderer (records) */
-    size_t nentries, entries_max, sr_next;
+    size_t entries_max, sr_next;   /* the room of sr and line_end; the next entry's renderer */
     char *out;                 /* this round's lines, LINES_OUT_CAP bytes */
     size_t out_len;
     uint32_t *line_end;        /* where each of this round's lines ends in out */
@@ -156,7 +157,6 @@ static int lines_fill(struct shmlog_read *r, struct read_lines *l, struct lines_
     }
     j->to = end;
     j->next = j->from;
-    j->nentries = n;
     j->sr_next = 0;
     j->json = l->json;
     j->serial = ++l->serial;
