@@ -239,7 +239,11 @@ void read_renderer_drop(struct read_engine *e, struct render_site *sr)
 {
     if (!sr)
         return;
-    if (e->retire_renderers && e->nretired == e->retired_cap) {
+    if (!e->retire_renderers) {
+        render_site_free(sr);
+        return;
+    }
+    if (e->nretired == e->retired_cap) {
         size_t cap = e->retired_cap ? 2 * e->retired_cap : 64;
         struct render_site **m = realloc(e->retired, cap * sizeof *m);
         if (!m)
@@ -247,12 +251,8 @@ void read_renderer_drop(struct read_engine *e, struct render_site *sr)
         e->retired = m;
         e->retired_cap = cap;
     }
-    if (e->retire_renderers) {
-        e->retired[e->nretired++] = sr;
-        e->retired_bytes += render_site_bytes(sr);
-    } else {
-        render_site_free(sr);
-    }
+    e->retired[e->nretired++] = sr;
+    e->retired_bytes += render_site_bytes(sr);
 }
 
 void read_retired_free_first(struct read_engine *e, size_t n)

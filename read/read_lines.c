@@ -221,6 +221,13 @@ static void retire_note(struct shmlog_read *r, struct read_lines *l)
         l->marks[l->nmarks++] = (struct retire_mark){r->engine.nretired, l->serial};
 }
 
+/* Frees every renderer dropped: no job is in flight. */
+static void retire_all(struct shmlog_read *r, struct read_lines *l)
+{
+    read_retired_free(&r->engine);
+    l->nmarks = 0;
+}
+
 /* Frees the renderers that no job in flight may use: those dropped before job serial was filled or with it. */
 static void retire_after(struct shmlog_read *r, struct read_lines *l, uint64_t serial)
 {
@@ -243,10 +250,8 @@ static void retire_after(struct shmlog_read *r, struct read_lines *l, uint64_t s
 static struct lines_job *lines_head(struct shmlog_read *r, struct read_lines *l, int *more, int *rc)
 {
     for (;;) {
-        if (l->q.nflight == 0) {
-            read_retired_free(&r->engine); /* no job holds them */
-            l->nmarks = 0;
-        }
+        if (l->q.nflight == 0)
+            retire_all(r, l);
         size_t slot;
         while (*more && (slot = read_jobs_free_slot(&l->q)) < l->q.njobs) {
             int f = lines_fill(r, l, &l->jobs[slot]);
@@ -301,8 +306,7 @@ static long lines_end(struct shmlog_read *r, struct read_lines *l, int rc, long 
 {
     r->lines_ahead = l->q.nflight;
     if (l->q.nflight == 0) {
-        read_retired_free(&r->engine);
-        l->nmarks = 0;
+        retire_all(r, l);
         r->engine.retire_renderers = 0;
     }
     if (rc)
@@ -363,8 +367,9 @@ static void lines_free(struct shmlog_read *r)
     struct read_lines *l = r->lines;
     if (!l)
         return;
+    size_t njobs = l->q.njobs; /* read_jobs_free() clears it */
     read_jobs_free(&l->q);
-    for (size_t i = 0; i < r->threads + 2u; i++) {
+    for (size_t i = 0; i < njobs; i++) {
         free(l->jobs[i].entries);
         free(l->jobs[i].sr);
         free(l->jobs[i].out);

@@ -424,7 +424,7 @@ static int name_fields(struct arrow_stream *s)
     return 0;
 }
 
-static int builders_start(struct arrow_stream *s, size_t n);
+static void builders_start(struct arrow_stream *s, size_t n);
 
 /* The columns, once: the fixed ones, and for records the fields the files define. */
 static int make_schema(struct arrow_stream *s)
@@ -469,7 +469,7 @@ static int make_schema(struct arrow_stream *s)
     }
     /* The stream's thread builds too: a builder fewer than the threads. */
     if (rc == 0 && s->threads > 1)
-        rc = builders_start(s, s->threads - 1);
+        builders_start(s, s->threads - 1);
     if (rc != 0)
         return rc;
     s->scanned = 1;
@@ -1326,12 +1326,11 @@ static void stream_sites_freeing(void *ctx)
         s->fill->rc = job_build(s, s->fill);
 }
 
-static int builders_start(struct arrow_stream *s, size_t n)
+static void builders_start(struct arrow_stream *s, size_t n)
 {
     s->nbuilders = read_jobs_start(&s->q, n); /* fewer threads: the stream's own builds the rest */
     if (s->nbuilders)
         s->r->engine.sites_freeing = (struct read_sites_freeing){stream_sites_freeing, s};
-    return 0;
 }
 
 static void builders_stop(struct arrow_stream *s)
