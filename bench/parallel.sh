@@ -4,7 +4,8 @@
 # shmlog.to_arrow() on one thread and on the cpus given, polars.DataFrame(shmlog.open()),
 # shmlog.dataframe(), `python -m shmlog export` (Parquet) on one thread and on the cpus given, and
 # `shmlog-dump read --format json` on one core and on the cpus given (its --jobs default), into a file and
-# into /dev/null (the rendering alone, without the kernel's copy into the page cache). Each figure is the
+# into /dev/null (the rendering alone, without the kernel's copy into the page cache), and `shmlog-dump stats`
+# on one core and on the cpus given. Each figure is the
 # best wall time of RUNS runs, printed with its command. Last, how to_arrow() divides its cpu between the calling thread and the
 # builders, and what that leaves as the least time on idle cpus (a machine shared with busy neighbours may
 # not give a process its cpus: the split shows what the wall time cannot); the same of to_parquet(), by its
@@ -113,6 +114,8 @@ table() {
             "$lib/dump/shmlog-dump" read "$work/out" --format json
         measure "shmlog-dump read --format json > /dev/null (every cpu)" "$tree" "$lib" \
             "$lib/dump/shmlog-dump" read "$work/out" --format json
+        measure "shmlog-dump stats (one core)" "$tree" "$lib" taskset -c 0 "$lib/dump/shmlog-dump" stats "$work/out"
+        measure "shmlog-dump stats (every cpu)" "$tree" "$lib" "$lib/dump/shmlog-dump" stats "$work/out"
     fi
 }
 

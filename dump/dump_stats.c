@@ -1,14 +1,33 @@
-/* dump_stats.c - shmlog-dump stats: a consumer of the reader's engine that counts what the sources decode, and its report in text or JSON. */
+/* dump_stats.c - shmlog-dump stats: a consumer of the reader's engine that counts what the sources decode, on
+ * one thread or on several that split the frames between them, and its report in text or JSON. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dump.h"
 #include "read_engine.h"
+#include "read_jobs.h"
 
 #define TOP_SITES 20
 #define STATS_CATEGORIES 256
+#define SAID_MAX (1u << 20)    /* bytes of messages a thread holds; past them, one thread counts again */
+
+/* Where a record stands in the inputs: its source's place among them, the
+ * frame of that source, and the record within it. Threads that split the
+ * frames count in that order too, so what ties in their merge (sites with
+ * as many records, the order category names were first seen in) comes out
+ * as one thread counts it. */
+struct order {
+    uint64_t frame; /* source index << 40 | frame */
+    uint64_t n;
+};
+
+static int order_before(struct order a, struct order b)
+{
+    return a.frame != b.frame ? a.frame < b.frame : a.n < b.n;
+}
 
 /* What stats reports: counted as the inputs decode. */
 struct stats {
@@ -19,7 +38,7 @@ struct stats {
     /* By category name: the built-in ones by id, the processes' own by name
      * (at most STATS_CATEGORIES names over all processes; others unnamed). */
     uint64_t categories[SHMLOG_CAT_COUNT], unnamed_category;
-    struct { char name[SHMLOG_CATEGORY_NAME_BYTES]; uint64_t n; } own[STATS_CATEGORIES];
+    struct own_category { char name[SHMLOG_CATEGORY_NAME_BYTES]; uint64_t n; struct order first; } own[STATS_CATEGORIES];
     unsigned nown;
     uint64_t first_ns, last_ns, file_bytes, nfiles;
     int topics;      /* kafka:// inputs read */
@@ -27,12 +46,19 @@ struct stats {
     uint64_t partitions, partitions_skipped; /* read, and left out by --host and the topics' host maps */
     struct hmap apps; /* app name hash -> app_count */
     /* Records of each site, by its engine id (struct dsite's made), and
-     * when its first was counted: sites tie in that order, which is the
+     * where its first was counted: sites tie in that order, which is the
      * records' own (the engine makes a site for records that fail a filter
      * too, or not, as the files' index spares them). */
-    struct site_tally { uint64_t records, first; } *site_tally;
+    struct site_tally { uint64_t records; struct order first; } *site_tally;
     size_t site_cap;
-    uint64_t sites_counted;
+    struct source *srcs; /* the file sources, in order: a record's source index */
+    size_t nsrc;
+    const struct source *at_src; /* the frame being counted, and its records so far */
+    uint64_t at_frame, at_n;
+    /* One of the threads that split the frames (stats_on_threads): its
+     * messages held, for the merge to check. */
+    int shared;
+    struct said { char *text; size_t len; int over; } said;
     struct clock_stats {
         uint64_t anchors, steps, process_calibrated; /* process_calibrated: records mapped without anchors */
         struct shm_clock_anchor prev; /* the last anchor seen: a step between two shows in their offsets */
@@ -45,8 +71,21 @@ struct stats {
 
 /* ==== Counting ==== */
 
-/* One more record of site d. 0, or -ENOMEM. */
-static int count_site(struct stats *st, const struct dsite *d)
+/* Where the record being counted, of source s, stands. */
+static struct order record_order(struct stats *st, const struct source *s)
+{
+    uint64_t frame = st->shared ? s->share_offered : s->frames;
+    if (s != st->at_src || frame != st->at_frame) {
+        st->at_src = s;
+        st->at_frame = frame;
+        st->at_n = 0;
+    }
+    uint64_t index = s >= st->srcs && s < st->srcs + st->nsrc ? (uint64_t)(s - st->srcs) : st->nsrc;
+    return (struct order){index << 40 | frame, st->at_n++};
+}
+
+/* One more record of site d, at. 0, or -ENOMEM. */
+static int count_site(struct stats *st, const struct dsite *d, struct order at)
 {
     if (d->made >= st->site_cap) {
         size_t cap = st->site_cap ? st->site_cap : 256;
@@ -60,7 +99,7 @@ static int count_site(struct stats *st, const struct dsite *d)
         st->site_cap = cap;
     }
     if (!st->site_tally[d->made].records++)
-        st->site_tally[d->made].first = ++st->sites_counted;
+        st->site_tally[d->made].first = at;
     return 0;
 }
 
@@ -69,7 +108,7 @@ static uint64_t site_records(const struct stats *st, const struct dsite *d)
     return d->made < st->site_cap ? st->site_tally[d->made].records : 0;
 }
 
-static void stats_category(struct stats *st, const struct dproc *p, unsigned category)
+static void stats_category(struct stats *st, const struct dproc *p, unsigned category, struct order at)
 {
     if (category < SHMLOG_CAT_COUNT) {
         st->categories[category]++;
@@ -86,6 +125,7 @@ static void stats_category(struct stats *st, const struct dproc *p, unsigned cat
         return;
     }
     snprintf(st->own[st->nown].name, sizeof st->own[0].name, "%s", name);
+    st->own[st->nown].first = at;
     st->own[st->nown++].n = 1;
 }
 
@@ -95,12 +135,13 @@ static int stats_record(void *clientd, struct dring *r, struct dsite *d, const s
     struct stats *st = clientd;
     const struct shm_copied_record *rec = ev->rec;
     (void)order_ts;
+    struct order at = record_order(st, r->src);
     st->records++;
     st->levels[rec->level & 7]++;
-    stats_category(st, r->proc, rec->category);
+    stats_category(st, r->proc, rec->category, at);
     st->clamped += (rec->flags & SHMLOG_REC_CLAMPED) != 0;
     st->backtrace += (rec->flags & SHMLOG_REC_BACKTRACE) != 0;
-    if (d && count_site(st, d) != 0)
+    if (d && count_site(st, d, at) != 0)
         return -ENOMEM;
     if (!st->first_ns || ts < st->first_ns)
         st->first_ns = ts;
@@ -112,8 +153,9 @@ static int stats_record(void *clientd, struct dring *r, struct dsite *d, const s
 static int stats_loss(void *clientd, struct dring *r, const struct shlog_event *ev, uint64_t ts)
 {
     struct stats *st = clientd;
-    (void)r;
     (void)ts;
+    if (st->shared && r->src->share_theirs)
+        return 0; /* every thread reads the frame's losses: the one whose frame it is counts them */
     if (ev->loss.reason <= SHM_LOSS_REASON_MAX)
         st->lost[ev->loss.reason] += ev->loss.records;
     return 0;
@@ -153,8 +195,21 @@ static void stats_file_closed(void *clientd, struct source *s, const struct shlo
 
 static void stats_message(void *clientd, const char *msg, int note)
 {
-    (void)clientd;
-    dump_say(msg, note);
+    struct stats *st = clientd;
+    if (!st->shared) {
+        dump_say(msg, note);
+        return;
+    }
+    /* Held: said once the threads agree on them (stats_merge). */
+    struct said *h = &st->said;
+    size_t n = strlen(msg) + 2;
+    if (h->over || h->len + n > SAID_MAX || (!h->text && !(h->text = malloc(SAID_MAX)))) {
+        h->over = 1;
+        return;
+    }
+    h->text[h->len] = note ? 'n' : 'e';
+    memcpy(h->text + h->len + 1, msg, n - 1);
+    h->len += n;
 }
 
 struct app_count {
@@ -184,7 +239,8 @@ static void count_app(struct stats *st, const char *app, uint64_t n)
 /* A site with records, as the report lists it. */
 struct site_count {
     const struct dsite *d;
-    uint64_t records, first; /* struct site_tally's */
+    uint64_t records;
+    struct order first; /* struct site_tally's */
 };
 
 static int site_count_cmp(const void *a, const void *b)
@@ -198,8 +254,8 @@ static int site_count_cmp(const void *a, const void *b)
      * host was decoded first (a host's files, or its messages in a topic). */
     if (!c)
         c = strcmp(x->proc->source_host, y->proc->source_host);
-    if (!c && sx->first != sy->first)
-        c = sx->first > sy->first ? -1 : 1;
+    if (!c)
+        c = order_before(sy->first, sx->first) ? -1 : order_before(sx->first, sy->first);
     return c;
 }
 
@@ -319,30 +375,9 @@ static void put_share(struct render_buf *b, uint64_t n, uint64_t total)
     put_rate(b, " (%.1f%%)", total ? 100.0 * (double)n / (double)total : 0.0);
 }
 
-/* What stats reports beyond the counters: the sites with records, most
- * first, and the totals and rates made of the counters. */
-struct stats_summary {
-    struct site_count *sites;
-    size_t nsites;
-    uint64_t lost_total;
-    double span;       /* seconds from the first record to the last */
-    double per_record; /* bytes on disk */
-    double rate;       /* records per second over the span */
-};
-
-/* Reads every input to its end: each event counted as it is decoded. */
-static void stats_count(struct stats *st, struct read_engine *e, const struct cli *cli, struct in_list *l,
-                        struct source **srcs, size_t *nsrc, struct topics *t)
+/* Steps the sources from first on until all are at their end: 0, or -ENOMEM. */
+static int stats_step(struct read_engine *e, struct source *first)
 {
-    if (collect_inputs(e, cli, l, t) != 0)
-        dump_oom();
-    for (size_t i = 0; i < l->n; i++)
-        st->file_bytes += l->v[i].bytes;
-    st->nfiles = l->n;
-    if (read_make_sources(e, l, srcs, nsrc) != 0)
-        dump_oom();
-    struct source *first = *nsrc ? *srcs : NULL;
-    read_sources_append(&first, t->first);
     /* A topic's source adds its hosts' as it finds them, and a host waits
      * for its partition: every source in turn until all are at their end. */
     for (int live = 1; live;) {
@@ -352,10 +387,15 @@ static void stats_count(struct stats *st, struct read_engine *e, const struct cl
             while ((rc = read_source_step(e, s)) > 0)
                 ;
             if (rc < 0)
-                dump_oom();
+                return rc;
             live |= !s->done;
         }
     }
+    return 0;
+}
+
+static void stats_topics(struct stats *st, struct topics *t)
+{
     for (size_t i = 0; i < t->n; i++) {
         struct read_kafka_total tt;
         read_kafka_totals(t->v[i], &tt);
@@ -368,24 +408,261 @@ static void stats_count(struct stats *st, struct read_engine *e, const struct cl
     }
 }
 
-static void stats_summarize(struct stats *st, struct read_engine *e, struct stats_summary *s)
+/* ==== On threads: each counts the records of its share of the frames ==== */
+
+/* A thread's count: its own engine over its own copy of the inputs. */
+struct stats_job {
+    struct stats *st;
+    struct read_engine e;
+    struct read_filter filter; /* the command's, with a --grep buffer of its own */
+    struct in_list l;
+    struct source *srcs;
+    size_t nsrc;
+    int rc;
+    pthread_t thread;
+};
+
+/* An engine made with it counts into st. */
+static int stats_engine_init(struct read_engine *e, const struct read_filter *f, struct stats *st)
 {
-    /* apps and sites */
-    size_t nsites = 0;
-    for (struct dsite *d = e->all_sites; d; d = d->next_all)
-        if (site_records(st, d)) {
-            count_app(st, d->proc->info.app, site_records(st, d));
-            nsites++;
+    const struct read_consumer c = {.clientd = st, .record = stats_record, .loss = stats_loss,
+                                    .unanchored = stats_unanchored, .anchor = stats_anchor,
+                                    .file_closed = stats_file_closed, .message = stats_message};
+    return read_engine_init(e, f, &c);
+}
+
+static void *stats_job_run(void *arg)
+{
+    struct stats_job *j = arg;
+    j->rc = stats_step(&j->e, j->nsrc ? j->srcs : NULL);
+    return NULL;
+}
+
+/* How many threads count the inputs l: the cpus asked for, or one where the
+ * threads' counts could not be merged into one thread's (a topic, whose
+ * hosts come as they come; a file still being written, which each thread
+ * would read to a different end; filters that pass records by the ones
+ * before: --limit, and --trace, which follows trace records). */
+static unsigned stats_threads(const struct cli *cli, const struct in_list *l, const struct topics *t)
+{
+    unsigned n = read_jobs_threads(cli->jobs);
+    if (t->n || cli->filter.limit || cli->filter.trace || l->n == 0)
+        return 1;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].writer_alive)
+            return 1;
+    return n;
+}
+
+/* Whether the threads' counts are one thread's, split: none of them met
+ * damage, a duplicate (or positions that may be one: read_engine's
+ * share_back) or more than it holds, and they said the same. */
+static int stats_mergeable(struct stats_job *jobs, unsigned n)
+{
+    const struct stats *first = jobs[0].st;
+    for (unsigned i = 0; i < n; i++) {
+        const struct stats *st = jobs[i].st;
+        /* Damage, where a thread that decodes the records sees more of it
+         * than one that skips them, says so; duplicates and bad frames may not. */
+        if (st->duplicates || st->bad_frames || jobs[i].e.share_back || st->said.over ||
+            st->nown == STATS_CATEGORIES || st->said.len != first->said.len ||
+            (st->said.len && memcmp(st->said.text, first->said.text, st->said.len)))
+            return 0;
+    }
+    return 1;
+}
+
+/* The messages the threads held, said. */
+static void say_held(const struct said *h)
+{
+    for (size_t at = 0; at < h->len;) {
+        const char *msg = h->text + at + 1;
+        dump_say(msg, h->text[at] == 'n');
+        at += strlen(msg) + 2;
+    }
+}
+
+/* Adds the counts of thread from into into: the same files, each frame's
+ * records counted by one of them; what every thread reads (the frames, the
+ * clock) is into's already. */
+static void stats_add(struct stats *into, const struct stats *from)
+{
+    for (unsigned i = 0; i < 8; i++)
+        into->levels[i] += from->levels[i];
+    for (unsigned i = 0; i <= SHM_LOSS_REASON_MAX; i++)
+        into->lost[i] += from->lost[i];
+    into->records += from->records;
+    into->clock.process_calibrated += from->clock.process_calibrated;
+    into->clamped += from->clamped;
+    into->backtrace += from->backtrace;
+    for (unsigned i = 0; i < SHMLOG_CAT_COUNT; i++)
+        into->categories[i] += from->categories[i];
+    into->unnamed_category += from->unnamed_category;
+    for (unsigned i = 0; i < from->nown; i++) {
+        unsigned k = 0;
+        while (k < into->nown && strcmp(into->own[k].name, from->own[i].name) != 0)
+            k++;
+        if (k == into->nown) {
+            if (into->nown == STATS_CATEGORIES) {
+                into->unnamed_category += from->own[i].n;
+                continue;
+            }
+            into->own[into->nown++] = from->own[i];
+            continue;
         }
-    s->sites = calloc(nsites ? nsites : 1, sizeof *s->sites);
+        into->own[k].n += from->own[i].n;
+        if (order_before(from->own[i].first, into->own[k].first))
+            into->own[k].first = from->own[i].first;
+    }
+    if (from->first_ns && (!into->first_ns || from->first_ns < into->first_ns))
+        into->first_ns = from->first_ns;
+    if (from->last_ns > into->last_ns)
+        into->last_ns = from->last_ns;
+}
+
+static int own_first_cmp(const void *a, const void *b)
+{
+    const struct own_category *x = a, *y = b;
+    return order_before(x->first, y->first) ? -1 : order_before(y->first, x->first);
+}
+
+static void stats_job_free(struct stats_job *j)
+{
+    if (j->st) {
+        free(j->st->site_tally);
+        free(j->st->said.text);
+        free(j->st);
+    }
+    read_free_sources(&j->e, j->srcs, j->nsrc);
+    read_engine_free(&j->e);
+    if (j->filter.grep_msg)
+        free(j->filter.grep_msg);
+    free(j->l.v);
+    memset(j, 0, sizeof *j);
+}
+
+/* Counts l on n threads, each a job of jobs, into jobs[0].st: 1 done, 0
+ * when their counts cannot be merged (to be counted again on one), -ENOMEM. */
+static int stats_on_threads(struct stats_job *jobs, unsigned n, const struct cli *cli, const struct in_list *l)
+{
+    int rc = 0;
+    unsigned started = 0;
+    for (unsigned i = 0; i < n && !rc; i++) {
+        struct stats_job *j = &jobs[i];
+        if (!j->st && !(j->st = calloc(1, sizeof *j->st))) { /* the first thread's is the caller's */
+            rc = -ENOMEM;
+            break;
+        }
+        j->st->shared = 1;
+        j->filter = cli->filter;
+        if (j->filter.grep_msg && !(j->filter.grep_msg = malloc(RENDER_LINE_MAX + 1))) {
+            rc = -ENOMEM;
+            break;
+        }
+        /* Its own copy of the inputs: an engine writes to the files it reads (the index it takes). */
+        j->l.v = malloc((l->n ? l->n : 1) * sizeof *l->v);
+        if (!j->l.v || stats_engine_init(&j->e, &j->filter, j->st) != 0) {
+            rc = -ENOMEM;
+            break;
+        }
+        memcpy(j->l.v, l->v, l->n * sizeof *l->v);
+        j->l.n = j->l.cap = l->n;
+        j->e.share = i;
+        j->e.shares = n;
+        if (read_make_sources(&j->e, &j->l, &j->srcs, &j->nsrc) != 0) {
+            rc = -ENOMEM;
+            break;
+        }
+        j->st->srcs = j->srcs;
+        j->st->nsrc = j->nsrc;
+        started++;
+    }
+    unsigned running = 0;
+    for (unsigned i = 1; i < started && !rc; i++, running++)
+        if (pthread_create(&jobs[i].thread, NULL, stats_job_run, &jobs[i]) != 0)
+            break; /* the frames of the threads that did not start go uncounted: all are counted again */
+    if (!rc && running + 1 == started)
+        stats_job_run(&jobs[0]);
+    for (unsigned i = 1; i <= running; i++)
+        pthread_join(jobs[i].thread, NULL);
+    int merged = !rc && running + 1 == started && started == n;
+    for (unsigned i = 0; merged && i < n; i++)
+        if (jobs[i].rc)
+            rc = jobs[i].rc;
+    merged = merged && !rc && stats_mergeable(jobs, n);
+    if (merged) {
+        struct stats *st = jobs[0].st;
+        for (unsigned i = 1; i < n; i++)
+            stats_add(st, jobs[i].st);
+        qsort(st->own, st->nown, sizeof st->own[0], own_first_cmp);
+        say_held(&st->said);
+    }
+    return rc ? rc : merged;
+}
+
+/* What stats reports beyond the counters: the sites with records, most
+ * first, and the totals and rates made of the counters. */
+struct stats_summary {
+    struct site_count *sites;
+    size_t nsites;
+    uint64_t lost_total;
+    double span;       /* seconds from the first record to the last */
+    double per_record; /* bytes on disk */
+    double rate;       /* records per second over the span */
+};
+
+/* The sites with records over the threads' engines, each once: a site is
+ * its process's (by key, on its source's host) and its id. 0, or -ENOMEM. */
+static int sites_merge(struct stats_job *jobs, unsigned n, struct stats_summary *s)
+{
+    size_t cap = 0;
+    for (unsigned i = 0; i < n; i++)
+        for (struct dsite *d = jobs[i].e.all_sites; d; d = d->next_all)
+            cap += site_records(jobs[i].st, d) != 0;
+    s->sites = calloc(cap ? cap : 1, sizeof *s->sites);
+    struct hmap at = {0}; /* (process key ^ host, key ^ id) -> 1 + index in s->sites */
     if (!s->sites)
+        return -ENOMEM;
+    s->nsites = 0;
+    for (unsigned i = 0; i < n; i++)
+        for (struct dsite *d = jobs[i].e.all_sites; d; d = d->next_all) {
+            uint64_t records = site_records(jobs[i].st, d);
+            if (!records)
+                continue;
+            struct order first = jobs[i].st->site_tally[d->made].first;
+            uint64_t k1, k2, h = 1469598103934665603ULL;
+            shm_proc_key(&d->proc->info, &k1, &k2);
+            for (const char *c = d->proc->source_host; *c; c++)
+                h = (h ^ (uint8_t)*c) * 1099511628211ULL;
+            k1 ^= h;
+            k2 = (k2 ^ d->id) * 0x9E3779B97F4A7C15ull + d->id;
+            size_t idx = n > 1 ? (size_t)(uintptr_t)read_hmap_get(&at, k1, k2) : 0;
+            if (idx) {
+                struct site_count *c = &s->sites[idx - 1];
+                c->records += records;
+                if (order_before(first, c->first))
+                    c->first = first;
+                continue;
+            }
+            s->sites[s->nsites++] = (struct site_count){d, records, first};
+            if (n > 1 && read_hmap_put(&at, k1, k2, (void *)(uintptr_t)s->nsites) != 0) {
+                read_hmap_clear(&at);
+                return -ENOMEM;
+            }
+        }
+    read_hmap_clear(&at);
+    return 0;
+}
+
+static void stats_summarize(struct stats_job *jobs, unsigned n, struct stats_summary *s)
+{
+    struct stats *st = jobs[0].st;
+    if (sites_merge(jobs, n, s) != 0)
         dump_oom();
-    nsites = 0;
-    for (struct dsite *d = e->all_sites; d; d = d->next_all)
-        if (site_records(st, d))
-            s->sites[nsites++] = (struct site_count){d, site_records(st, d), st->site_tally[d->made].first};
-    qsort(s->sites, nsites, sizeof *s->sites, site_count_cmp);
-    s->nsites = nsites;
+    qsort(s->sites, s->nsites, sizeof *s->sites, site_count_cmp);
+    /* The apps in the sites' order, which the report's order of them follows. */
+    for (size_t i = 0; i < s->nsites; i++)
+        count_app(st, s->sites[i].d->proc->info.app, s->sites[i].records);
     /* Records of sites the files never defined count under "?". */
     s->lost_total = 0;
     for (unsigned i = 0; i <= SHM_LOSS_REASON_MAX; i++)
@@ -637,22 +914,53 @@ static void stats_text(const struct stats *st, struct render_buf *b, const struc
 
 int cmd_stats(struct cli *cli)
 {
+    unsigned most = read_jobs_threads(cli->jobs);
+    struct stats_job *jobs = calloc(most, sizeof *jobs);
     struct stats *st = calloc(1, sizeof *st);
-    if (!st)
+    if (!jobs || !st || stats_engine_init(&jobs[0].e, &cli->filter, st) != 0)
         dump_oom();
-    const struct read_consumer c = {.clientd = st, .record = stats_record, .loss = stats_loss,
-                                    .unanchored = stats_unanchored, .anchor = stats_anchor,
-                                    .file_closed = stats_file_closed, .message = stats_message};
-    struct read_engine e;
-    if (read_engine_init(&e, &cli->filter, &c) != 0)
-        dump_oom();
+    jobs[0].st = st;
     struct in_list l = {0};
-    struct source *srcs;
-    size_t nsrc;
     struct topics t = {0};
-    stats_count(st, &e, cli, &l, &srcs, &nsrc, &t);
+    if (collect_inputs(&jobs[0].e, cli, &l, &t) != 0)
+        dump_oom();
+    unsigned n = stats_threads(cli, &l, &t);
+    if (n > 1) {
+        /* Each thread has an engine of its own, the first one's inputs and what they said. */
+        int status = jobs[0].e.status;
+        read_engine_free(&jobs[0].e);
+        int rc = stats_on_threads(jobs, n, cli, &l);
+        if (rc < 0)
+            dump_oom();
+        if (rc == 0) {
+            /* Duplicates or damage, which count by the order of the frames: counted again on one thread. */
+            for (unsigned i = 0; i < n; i++)
+                stats_job_free(&jobs[i]);
+            memset(jobs, 0, most * sizeof *jobs);
+            n = 1;
+            if (!(jobs[0].st = st = calloc(1, sizeof *st)) ||
+                stats_engine_init(&jobs[0].e, &cli->filter, st) != 0)
+                dump_oom();
+        }
+        jobs[0].e.status |= status;
+        st = jobs[0].st;
+    }
+    for (size_t i = 0; i < l.n; i++)
+        st->file_bytes += l.v[i].bytes;
+    st->nfiles = l.n;
+    if (n == 1) {
+        if (read_make_sources(&jobs[0].e, &l, &jobs[0].srcs, &jobs[0].nsrc) != 0)
+            dump_oom();
+        st->srcs = jobs[0].srcs;
+        st->nsrc = jobs[0].nsrc;
+        struct source *first = jobs[0].nsrc ? jobs[0].srcs : NULL;
+        read_sources_append(&first, t.first);
+        if (stats_step(&jobs[0].e, first) != 0)
+            dump_oom();
+        stats_topics(st, &t);
+    }
     struct stats_summary s;
-    stats_summarize(st, &e, &s);
+    stats_summarize(jobs, n, &s);
 
     struct render_buf b = out_begin();
     if (cli->json)
@@ -665,12 +973,13 @@ int cmd_stats(struct cli *cli)
         free(st->apps.slots[i].v);
     read_hmap_clear(&st->apps);
     free(s.sites);
-    free(st->site_tally);
-    close_topics(&e, &t);
-    read_free_sources(&e, srcs, nsrc);
-    read_engine_free(&e);
+    close_topics(&jobs[0].e, &t);
+    int status = t.status;
+    for (unsigned i = 0; i < n; i++) {
+        status = status ? status : jobs[i].e.status;
+        stats_job_free(&jobs[i]);
+    }
+    free(jobs);
     free(l.v);
-    int status = t.status ? t.status : e.status;
-    free(st);
     return status;
 }

@@ -140,8 +140,8 @@ static const struct command commands[] = {
      "                  since the one before; --stats: per-hop latency (p50 p99 p99.9 max) between the\n"
      "                  steps (spans) of every trace in the range; --export: the spans (of trace ID, else of\n"
      "                  every trace in the range) as Chrome trace event JSON or OTLP JSON"},
-    {"stats", cmd_stats, BASE_OPTS | FILE_FILTER_OPTS, MAX_FILE_ARGS,
-     "stats [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--format text|json]",
+    {"stats", cmd_stats, BASE_OPTS | FILE_FILTER_OPTS | BIT(OPT_JOBS), MAX_FILE_ARGS,
+     "stats [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--format text|json] [--jobs N]",
      "counts: records, losses, by level, category, app and site; bytes per record, time span, rate"},
     {"follow", cmd_follow, BASE_OPTS | FILE_FILTER_OPTS | BIT(OPT_OUT) | BIT(OPT_MERGE_MEMORY), 1,
      "follow [--out O | kafka://HOST:PORT[,...]/TOPIC] [filters] [--merge-memory MIB] [--format text|json]",
@@ -218,8 +218,9 @@ static void print_help(FILE *f)
             "                     " DUMP_SERVICE_SHIP_STATE " when it is there)\n"
             "  --merge-memory MIB read, follow: memory in which records wait to be merged in time order\n"
             "                     (default 64); beyond it the earliest go on, in best-effort order\n"
-            "  -j, --jobs N       read: threads that write the lines, 1 to 64 (default: the cpus it may\n"
-            "                     run on); the output is the same on any number\n"
+            "  -j, --jobs N       read: threads that write the lines; stats: threads that count, each its\n"
+            "                     share of the frames; 1 to 64 (default: the cpus it may run on); the\n"
+            "                     output is the same on any number\n"
             "  --listen ADDR:PORT serve: where to answer (default 127.0.0.1:8020; port 0: any, said on\n"
             "                     standard error); beyond loopback only with --auth\n"
             "  --auth FILE        serve: the bearer token requests must send (a file others may not read)\n"

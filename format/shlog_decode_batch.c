@@ -125,6 +125,7 @@ int shlog__sec_times(struct shlog_reader *r, struct cur *c, struct shlog_event *
     ev_begin(r, ev, SHLOG_EV_TIMES);
     ev->proc = h.proc;
     ev->cpu = (uint32_t)h.cpu;
+    ev->covered_from = h.first;
     ev->backtrace = backtrace;
     ev->order_tsc = order_tsc;
     ev->tscs = r->tscs;

@@ -334,6 +334,46 @@ static void file_damaged(struct read_engine *e, struct source *s, const char *ms
     e->status = 1;
 }
 
+/* Whether s's reader is to decode the records of the frame it is about to
+ * (as a frame_want answers), by read_engine's shares: every engine offers
+ * the same frames in the same order, so each frame is one engine's. */
+static int share_takes(struct source *s)
+{
+    const struct read_engine *e = s->ix_engine;
+    if (e->shares < 2)
+        return 1;
+    s->share_theirs = s->share_offered++ % e->shares != e->share;
+    return !s->share_theirs;
+}
+
+/* With shares: positions [lo, hi) of ring r come next in the frames' order.
+ * An engine knows where its own batches end and, of another's, where they
+ * end at least (a slot a record): lo below that means positions some frame
+ * before took (a record written again, which one reader in order drops as
+ * a duplicate), which the engine whose frame took them sees in any case. */
+static void share_positions(struct read_engine *e, struct dring *r, uint64_t lo, uint64_t hi)
+{
+    if (lo < r->share_reach)
+        e->share_back = 1;
+    if (hi > r->share_reach)
+        r->share_reach = hi;
+}
+
+/* A frame whose records the index rules out, which no engine decodes: the
+ * first of the shares counts what its times move. */
+static void share_none(struct source *s)
+{
+    s->share_theirs = s->ix_engine->share != 0;
+}
+
+static int share_wants(void *clientd, uint64_t off, uint64_t bytes, uint32_t prefix_check)
+{
+    (void)off;
+    (void)bytes;
+    (void)prefix_check;
+    return share_takes(clientd);
+}
+
 /* s->rd was just opened. */
 static void reader_opened(struct read_engine *e, struct source *s)
 {
@@ -351,6 +391,9 @@ static void reader_opened(struct read_engine *e, struct source *s)
     s->last_ptr = NULL;
     memset(s->site_ptr, 0, sizeof s->site_ptr);
     s->file_serial = ++e->files_opened;
+    s->ix_engine = e;
+    if (e->shares > 1)
+        shlog_reader_want_frames(s->rd, share_wants, s);
 }
 
 /* The sites of s's files closed so far go once the entries queued until now
@@ -608,6 +651,7 @@ static uint64_t index_takes_frame(void *clientd, uint64_t off)
         return 0;
     s->ix_skipped++;
     s->ix_unread++;
+    share_none(s);
     s->ix_taken = f;
     s->ix_traced = f->ntraces ? f : NULL;
     shlog_reader_frame_sections(s->rd, f->clock, f->clock_bytes);
@@ -623,15 +667,16 @@ static int index_wants(void *clientd, uint64_t off, uint64_t bytes, uint32_t pre
     (void)prefix_check; /* a frame the index says is plain went unread before its prefix was */
     struct shlog_index_query q;
     if (!f || f->bytes != bytes || !index_keeps_traces(s, f))
-        return 1;
+        return share_takes(s);
     if (index_frame_query(s, f, &q)) {
         q = *s->ix_query; /* no memory to ask with: the frame may hold any of the trace's threads */
         q.trace = 0;
     }
     if (shlog_index_may_match_in(s->ix, f, &q))
-        return 1;
+        return share_takes(s);
     s->ix_skipped++;
     s->ix_traced = f->ntraces ? f : NULL;
+    share_none(s);
     return 0;
 }
 
@@ -702,7 +747,6 @@ static int index_open(struct read_engine *e, struct source *s, struct in_file *f
         }
     }
     s->ix_query = &e->query;
-    s->ix_engine = e;
     s->ix_at = 0;
     s->ix_skipped = 0;
     s->ix_unread = 0;
@@ -814,7 +858,7 @@ static uint64_t time_of(struct read_engine *e, struct source *s, struct dproc *p
     *uncertain = 0;
     if (s->file_anchored)
         return shm_clock_piece_ns_certain(&s->clock, &s->piece, tsc, uncertain);
-    if (e->consumer.unanchored)
+    if (e->consumer.unanchored && !s->share_theirs) /* a frame of another engine's share: counted there */
         e->consumer.unanchored(e->consumer.clientd);
     return shm_tsc_clock_ns(&p->clock, tsc);
 }
@@ -896,6 +940,8 @@ static int take_record(struct read_engine *e, struct source *s, const struct shl
         ring_read_to(e, s, r, ts);
     if (order_ts > s->max_ts)
         s->max_ts = order_ts;
+    if (e->shares > 1)
+        share_positions(e, r, ev->covered_from, rec->pos + rec->nslots);
     if (c->decoded) {
         int rc = c->decoded(c->clientd, s, r, ev);
         if (rc)
@@ -1021,6 +1067,8 @@ static int take_times(struct read_engine *e, struct source *s, const struct shlo
     if (!ev->backtrace && ev->ntscs)
         ring_read_to(e, s, r, ts);
     s->max_ts = max_ts;
+    if (e->shares > 1)
+        share_positions(e, r, ev->covered_from, ev->covered_from + ev->ntscs);
     return 0;
 }
 
@@ -1033,6 +1081,8 @@ static int take_loss(struct read_engine *e, struct source *s, const struct shlog
     struct dring *r = ring_of(e, s, p, ev->cpu);
     if (!r)
         return -ENOMEM;
+    if (e->shares > 1 && ev->loss.positions)
+        share_positions(e, r, ev->loss.first_pos, ev->loss.first_pos + ev->loss.positions);
     if (c->decoded) {
         int rc = c->decoded(c->clientd, s, r, ev);
         if (rc)
@@ -1236,6 +1286,7 @@ int read_source_step(struct read_engine *e, struct source *s)
                 return rc;
             if (s->ix_traced && (rc = index_traces_take(e, s)) < 0)
                 return rc;
+            s->share_theirs = 0;
             source_park(e, s);
             return 1;
         }

@@ -145,6 +145,7 @@ struct dring {
     int finished;         /* its process exited: nothing more comes */
     int backtrace;        /* the stream of the ring's backtrace records: never holds others back */
     int heap_index;       /* -1: not in the heap */
+    uint64_t share_reach; /* with the engine's shares: the end of the positions its frames so far took */
     uint64_t older;       /* entries queued before its source last closed a file, still queued */
     void *user;           /* the consumer's, freed with the ring (free(3)) */
     struct dring *next_all;
@@ -244,13 +245,17 @@ struct source {
      * query); NULL when not used. ix_at: the entry of the next frame. */
     struct shlog_index *ix;
     const struct shlog_index_query *ix_query;
-    struct read_engine *ix_engine; /* whose threads' names --thread asks the index of */
+    struct read_engine *ix_engine; /* its engine: whose threads' names --thread asks the index of, whose shares */
     size_t ix_at;
     uint64_t ix_skipped;    /* frames of the current file whose records the index ruled out */
     uint64_t ix_unread;     /* of them, those taken from the index, not read at all */
     const struct shlog_index_frame *ix_taken; /* the frame read from the index, not the file, to its end */
     const struct shlog_index_frame *ix_traced; /* the frame whose records the index ruled out: its traces at its end */
     int file_traced;        /* the current file defined a site of the trace format (SHMLOG_TRACE_FORMAT) */
+    /* With the engine's shares: the frames offered to them so far, and
+     * whether the frame being read is another engine's to count (read_engine). */
+    uint64_t share_offered;
+    int share_theirs;
 };
 
 /* Records of one block (struct shlog_block) that passed the filters, as
@@ -318,8 +323,19 @@ struct read_engine {
      * site that no file still read defines are freed, so the sites held are
      * those of the files open, not of all files read. */
     int release_sites;
+    /* Engines that split the same inputs between them (shmlog-dump stats on
+     * threads): with shares > 1, this one decodes the records of the frames
+     * the index leaves to be read whose count modulo shares is share, and of
+     * the others what the files define and their records' times. Every
+     * engine so sees the same definitions, anchors and losses; a consumer
+     * counts the records and losses of its share (source's share_theirs),
+     * records one at a time (not rows: take_block leaves shares alone).
+     */
+    unsigned share, shares;
     /* what the engine keeps */
     int status;              /* 1 once an input was damaged or unreadable */
+    int share_back;          /* with shares: positions of a ring came again, so records of two engines'
+                                frames may be one record written twice */
     size_t parked;           /* bytes readers keep for frames while their sources wait */
     struct shlog_frame_mem *frame_mem; /* what every reader decodes in: one frame at a time */
     uint64_t site_bytes, prepared_bytes, sites_made;

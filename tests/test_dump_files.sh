@@ -348,4 +348,68 @@ echo "not a shmlog file at all, just text" >"$tmp/junk.shlog"
 "$SHMLOG_DUMP" verify "$tmp/junk.shlog" >"$tmp/verify.txt" 2>&1
 check "verify of a file that is not a shmlog file exits 1" test $? -eq 1
 
+# ---- stats on threads ----
+# Each thread counts the records of its share of the frames; files with duplicates or damage, which count
+# by the order of the frames, are counted again on one thread. On any number the report is one thread's,
+# and so are its messages and exit status.
+stats_same() { # WHAT ARGS...: stats -j 1, -j 2 and -j 3 in text and JSON give the same bytes, stderr and status
+    local what=$1 j fmt
+    shift
+    for fmt in text json; do
+        "$SHMLOG_DUMP" stats --format $fmt -j 1 "$@" >"$tmp/st1.out" 2>"$tmp/st1.err"
+        echo "status $?" >>"$tmp/st1.err"
+        for j in 2 3; do
+            "$SHMLOG_DUMP" stats --format $fmt -j $j "$@" >"$tmp/stj.out" 2>"$tmp/stj.err"
+            echo "status $?" >>"$tmp/stj.err"
+            if ! cmp -s "$tmp/st1.out" "$tmp/stj.out" || ! cmp -s "$tmp/st1.err" "$tmp/stj.err"; then
+                not_ok "stats -j $j ($fmt) of $what gives what -j 1 gives"
+                diff "$tmp/st1.out" "$tmp/stj.out" | head -5 | sed 's/^/#   /'
+                diff "$tmp/st1.err" "$tmp/stj.err" | head -5 | sed 's/^/#   /'
+                return
+            fi
+        done
+    done
+    ok "stats -j 2 and -j 3 of $what give the bytes, messages and status of -j 1"
+}
+# opens_of FILE ARGS...: how many times stats ARGS opens FILE (its header once, then each counting engine)
+opens_of() {
+    local file=$1
+    shift
+    strace -f -qq -e trace=openat -o "$tmp/stats.strace" "$SHMLOG_DUMP" stats "$@" >/dev/null 2>&1
+    grep -c "\"$file\"" "$tmp/stats.strace"
+}
+stats_same "the good files" "$out"
+stats_same "the good files, --app beta --level warn" --app beta --level warn "$out"
+stats_same "the good files, --grep" --grep 'a=[0-9]*7 ' "$out"
+mkdir "$tmp/twice"
+cp "$out"/*.shlog "$tmp/twice/"
+cp "$big" "$tmp/twice/again-$(basename "$big")"
+stats_same "files one of which is there twice (its records duplicates)" "$tmp/twice"
+check "the copy's records are counted once, as duplicates dropped" \
+    python3 -c "import json,sys; s=json.load(open('$tmp/st1.out')); sys.exit(s['records'] != 28002 or not s['duplicates'])"
+# One file and its copy, on a count of threads that does not divide its frames: no frame of the copy is
+# counted by the thread that counted the same frame of the file, so no thread meets a duplicate by itself;
+# the ring positions the copy takes again are what tells them.
+frames=$("$SHMLOG_DUMP" stats --format json -j 1 "$big" | python3 -c "import json,sys; print(json.load(sys.stdin)['frames'])")
+jobs=2
+while [ $((frames % jobs)) -eq 0 ]; do jobs=$((jobs + 1)); done
+mkdir "$tmp/copy"
+cp "$big" "$tmp/copy/"
+cp "$big" "$tmp/copy/again-$(basename "$big")"
+"$SHMLOG_DUMP" stats --format json -j 1 "$tmp/copy" >"$tmp/copy1.json"
+"$SHMLOG_DUMP" stats --format json -j $jobs "$tmp/copy" >"$tmp/copyj.json"
+check "stats -j $jobs of a file of $frames frames and its copy gives what -j 1 gives" cmp "$tmp/copy1.json" "$tmp/copyj.json"
+check "the copy's records are all duplicates dropped" \
+    python3 -c "import json,sys; s=json.load(open('$tmp/copy1.json')); sys.exit(s['duplicates'] != s['records'] or not s['records'])"
+check "stats -j $jobs counted them again on one thread" \
+    test "$(opens_of "$tmp/copy/$(basename "$big")" -j $jobs "$tmp/copy")" -eq $((jobs + 2))
+stats_same "a truncated file" "$tmp/truncated.shlog"
+stats_same "a bit-flipped file" "$tmp/flipped.shlog"
+stats_same "good, bit-flipped and junk files" "$out" "$tmp/flipped.shlog" "$tmp/junk.shlog"
+check "stats -j 3 reads the good file $(basename "$big") on three threads, once each" \
+    test "$(opens_of "$big" -j 3 "$big")" -eq 4
+check "stats -j 1 reads it once" test "$(opens_of "$big" -j 1 "$big")" -eq 2
+check "stats -j 3 of files with duplicates counts them again on one thread" \
+    test "$(opens_of "$tmp/twice/$(basename "$big")" -j 3 "$tmp/twice")" -eq 5
+
 tap_done

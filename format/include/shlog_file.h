@@ -300,8 +300,9 @@ enum shlog_event_kind {
     SHLOG_EV_THREAD = 10,   /* thread thread_tid of proc is named thread_name from here on */
     SHLOG_EV_BLOCK = 11,    /* block: the next records of a batch, with proc, cpu, backtrace and
                                order_tsc; only when asked for (shlog_reader_blocks), instead of RECORD */
-    SHLOG_EV_TIMES = 12,    /* tscs: the TSCs of a batch's records, with proc, cpu, backtrace and
-                               order_tsc, in a frame shlog_reader_want_frames declined, instead of its records */
+    SHLOG_EV_TIMES = 12,    /* tscs: the TSCs of a batch's records, with proc, cpu, backtrace,
+                               order_tsc and covered_from (the batch's first position), in a frame
+                               shlog_reader_want_frames declined, instead of its records */
 };
 
 /* Records of one batch, decoded together (shlog_reader_blocks): what RECORD
@@ -352,7 +353,8 @@ struct shlog_event {
     char thread_name[SHMLOG_THREAD_NAME_BYTES + 1]; /* THREAD: UTF-8 without control characters,
                                                        what was not shown as '?' (FORMAT.md) */
     /* RECORD: the position from which its batch accounts for the ring's
-     * positions (the batch's first_pos, else the end of the record before). */
+     * positions (the batch's first_pos, else the end of the record before);
+     * TIMES: the batch's first_pos. */
     uint64_t covered_from;
     int backtrace;                 /* RECORD, LOSS: of a BACKTRACE section (kept records written late) ... */
     uint64_t order_tsc;            /* ... to be shown at this TSC: the trigger's */
