@@ -13,6 +13,10 @@
 #define TOP_SITES 20
 #define STATS_CATEGORIES 256
 #define SAID_MAX (1u << 20)    /* bytes of messages a thread holds; past them, one thread counts again */
+/* Each thread also reads every other frame for its definitions and times, about a quarter of one thread's
+ * work on the trading mix (bench/RESULTS.md, session 38), and holds a decoded frame and a dedup state of its
+ * own: past 8 threads that reading is most of the time, and the memory grows with each. */
+#define STATS_THREADS_MAX 8u
 
 /* Where a record stands in the inputs: its source's place among them, the
  * frame of that source, and the record within it. Threads that split the
@@ -446,6 +450,8 @@ static void *stats_job_run(void *arg)
 static unsigned stats_threads(const struct cli *cli, const struct in_list *l, const struct topics *t)
 {
     unsigned n = read_jobs_threads(cli->jobs);
+    if (n > STATS_THREADS_MAX)
+        n = STATS_THREADS_MAX;
     if (t->n || cli->filter.limit || cli->filter.trace || l->n == 0)
         return 1;
     for (size_t i = 0; i < l->n; i++)
