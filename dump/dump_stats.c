@@ -444,9 +444,9 @@ static void *stats_job_run(void *arg)
 
 /* How many threads count the inputs l: the cpus asked for, or one where the
  * threads' counts could not be merged into one thread's (a topic, whose
- * hosts come as they come; a file still being written, which each thread
- * would read to a different end; filters that pass records by the ones
- * before: --limit, and --trace, which follows trace records). */
+ * hosts come as they come; filters that pass records by the ones before:
+ * --limit, and --trace, which follows trace records). A file still being
+ * written is read by each to the size it had when listed. */
 static unsigned stats_threads(const struct cli *cli, const struct in_list *l, const struct topics *t)
 {
     unsigned n = read_jobs_threads(cli->jobs);
@@ -454,9 +454,6 @@ static unsigned stats_threads(const struct cli *cli, const struct in_list *l, co
         n = STATS_THREADS_MAX;
     if (t->n || cli->filter.limit || cli->filter.trace || l->n == 0)
         return 1;
-    for (size_t i = 0; i < l->n; i++)
-        if (l->v[i].writer_alive)
-            return 1;
     return n;
 }
 

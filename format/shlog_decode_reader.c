@@ -87,6 +87,7 @@ static int reader_init(struct shlog_reader *r, int fd, const char *name, int fol
 {
     r->fd = fd;
     r->follow = follow;
+    r->end_at = UINT64_MAX;
     snprintf(r->name, sizeof(r->name), "%s", name);
     if (dedup) {
         r->dedup = dedup;
@@ -264,6 +265,11 @@ void shlog_reader_skip_records(struct shlog_reader *r, int on)
     r->skip_records = on != 0;
 }
 
+void shlog_reader_end_at(struct shlog_reader *r, uint64_t bytes)
+{
+    r->end_at = bytes;
+}
+
 void shlog_reader_blocks(struct shlog_reader *r, int on)
 {
     r->blocks = on != 0;
@@ -334,7 +340,9 @@ static ssize_t pread_full(const struct shlog_reader *r, void *buf, size_t n, uin
         memcpy(buf, c->p + at, k);
         return (ssize_t)k;
     }
-    return shlog_pread_full(r->fd, buf, n, off);
+    if (off >= r->end_at)
+        return 0;
+    return shlog_pread_full(r->fd, buf, n < r->end_at - off ? n : (size_t)(r->end_at - off), off);
 }
 
 static int prefix_valid(const uint8_t *p)

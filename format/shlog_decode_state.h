@@ -118,6 +118,7 @@ struct shlog_reader {
     int fd, own_fd, follow; /* fd -1: a reader of pushed bytes (shlog_reader_push) */
     struct buf chunk;       /* ... the bytes pushed last, at file offset chunk_off */
     uint64_t chunk_off;
+    uint64_t end_at;        /* shlog_reader_end_at: bytes of the file past it are not read */
     char name[256];
     struct shlog_file_header hdr;
     uint64_t off;       /* next frame starts here */

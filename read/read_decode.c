@@ -774,6 +774,8 @@ int read_source_open_next(struct read_engine *e, struct source *s)
             continue;
         }
         reader_opened(e, s);
+        if (e->shares > 1) /* each engine to the same frame of a file still being written */
+            shlog_reader_end_at(s->rd, f->bytes);
         if (index_open(e, s, f) != 0)
             return -ENOMEM;
         return 1;

@@ -403,6 +403,41 @@ check "the copy's records are all duplicates dropped" \
     python3 -c "import json,sys; s=json.load(open('$tmp/copy1.json')); sys.exit(s['duplicates'] != s['records'] or not s['records'])"
 check "stats -j $jobs counted them again on one thread" \
     test "$(opens_of "$tmp/copy/$(basename "$big")" -j $jobs "$tmp/copy")" -eq $((jobs + 2))
+# A file still being written (its collector's lock held, its last frame cut short): each thread reads it to
+# the size it had when listed, so the threads end at the same frame, and then while it grows.
+mkdir "$tmp/live"
+part="$tmp/live/$(basename "$big" .shlog).shlog.part"
+head -c $((size / 2)) "$big" >"$part"
+python3 - "$part" "$big" "$tmp/live.ready" "$tmp/live.go" "$tmp/live.stop" <<'PY' &
+import fcntl, os, struct, sys, time
+part, src, ready, go, stop = sys.argv[1:]
+fd = os.open(part, os.O_RDWR)
+F_OFD_SETLK = 37  # the collector's lock on its .part (shlog_part_in_use)
+fcntl.fcntl(fd, F_OFD_SETLK, struct.pack("hhxxxxqqixxxx", fcntl.F_WRLCK, 0, 0, 1, 0))
+open(ready, "w").close()
+data = open(src, "rb").read()
+while not os.path.exists(go) and not os.path.exists(stop):
+    time.sleep(0.01)
+at = os.path.getsize(part)
+while at < len(data) and not os.path.exists(stop):
+    os.pwrite(fd, data[at:at + 512], at)  # about 100 KB a second: it grows all through a stats run
+    at += 512
+    time.sleep(0.005)
+while not os.path.exists(stop):
+    time.sleep(0.01)
+PY
+holder=$!
+for _ in $(seq 500); do [ -e "$tmp/live.ready" ] && break; sleep 0.01; done
+stats_same "a file still being written" "$tmp/live"
+check "whose torn tail is a note, not damage" \
+    grep -q "^status 0" "$tmp/st1.err" -a -n "$(grep 'note:.*file ends inside a frame' "$tmp/st1.err")"
+touch "$tmp/live.go"
+# opened to be listed (is its collector's lock held, its header), then once a thread; once more would be
+# its count again on one thread
+check "stats -j 3 of the file as it grows reads it on three threads and keeps their counts" \
+    test "$(opens_of "$part" -j 3 "$tmp/live")" -eq 5
+touch "$tmp/live.stop"
+wait "$holder"
 stats_same "a truncated file" "$tmp/truncated.shlog"
 stats_same "a bit-flipped file" "$tmp/flipped.shlog"
 stats_same "good, bit-flipped and junk files" "$out" "$tmp/flipped.shlog" "$tmp/junk.shlog"

@@ -414,6 +414,11 @@ void shlog_reader_report_frame_ends(struct shlog_reader *r, int on);
  * then decompressed no further than its first definitions: their PROCESS and
  * SITE events are all that come of it. Off at open. */
 void shlog_reader_skip_records(struct shlog_reader *r, int on);
+/* The file is read no further than its first bytes (its size when the caller
+ * listed it): readers that split a file still being written between them
+ * then all end at the same frame, whose tail past bytes reads as torn.
+ * UINT64_MAX (as at open): to its end. */
+void shlog_reader_end_at(struct shlog_reader *r, uint64_t bytes);
 /* want (NULL: none) is asked of each frame before it is decoded, with the
  * offset and bytes of its prefix and zstd frame and its prefix's check
  * (bytes 12..15); a frame it returns 0 for
