@@ -17,6 +17,11 @@
  * work on the trading mix (bench/RESULTS.md, session 38), and holds a decoded frame and a dedup state of its
  * own: past 8 threads that reading is most of the time, and the memory grows with each. */
 #define STATS_THREADS_MAX 8u
+/* What the threads' call sites' strings and decoded frames may take between them, each its share: the
+ * largest frame one thread decodes (SHLOG_MAX_FRAME_RAW), so that n threads hold no more than one; a
+ * collector's frames (16 MiB at most, mostly under 1 MiB) fit the share of 4. Past its share a thread
+ * leaves the counting to one. */
+#define STATS_THREADS_BYTES SHLOG_MAX_FRAME_RAW
 
 /* Where a record stands in the inputs: its source's place among them, the
  * frame of that source, and the record within it. Threads that split the
@@ -459,7 +464,8 @@ static unsigned stats_threads(const struct cli *cli, const struct in_list *l, co
 
 /* Whether the threads' counts are one thread's, split: none of them met
  * damage, a duplicate (or positions that may be one: read_engine's
- * share_back) or more than it holds, and they said the same. */
+ * share_failed: memory past its share) or more than it holds, and they said
+ * the same. */
 static int stats_mergeable(struct stats_job *jobs, unsigned n)
 {
     const struct stats *first = jobs[0].st;
@@ -467,7 +473,7 @@ static int stats_mergeable(struct stats_job *jobs, unsigned n)
         const struct stats *st = jobs[i].st;
         /* Damage, where a thread that decodes the records sees more of it
          * than one that skips them, says so; duplicates and bad frames may not. */
-        if (st->duplicates || st->bad_frames || jobs[i].e.share_back || st->said.over ||
+        if (st->duplicates || st->bad_frames || jobs[i].e.share_failed || st->said.over ||
             st->nown == STATS_CATEGORIES || st->said.len != first->said.len ||
             (st->said.len && memcmp(st->said.text, first->said.text, st->said.len)))
             return 0;
@@ -572,6 +578,7 @@ static int stats_on_threads(struct stats_job *jobs, unsigned n, const struct cli
         j->l.n = j->l.cap = l->n;
         j->e.share = i;
         j->e.shares = n;
+        j->e.share_bytes = STATS_THREADS_BYTES / n;
         if (read_make_sources(&j->e, &j->l, &j->srcs, &j->nsrc) != 0) {
             rc = -ENOMEM;
             break;

@@ -265,6 +265,11 @@ void shlog_reader_skip_records(struct shlog_reader *r, int on)
     r->skip_records = on != 0;
 }
 
+uint32_t shlog_reader_offered_raw(const struct shlog_reader *r)
+{
+    return r->offered_raw;
+}
+
 void shlog_reader_end_at(struct shlog_reader *r, uint64_t bytes)
 {
     r->end_at = bytes;
@@ -552,6 +557,7 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
     }
     uint32_t zbytes = get_u32le(pre + 4), raw_bytes = get_u32le(pre + 8);
     int want = 1;
+    r->offered_raw = raw_bytes;
     if (r->frame_want) {
         shlog_reader_frame_sections(r, NULL, 0);
         want = r->frame_want(r->frame_want_ctx, r->off, SHLOG_FRAME_PREFIX_BYTES + zbytes, get_u32le(pre + 12));

@@ -155,6 +155,7 @@ struct shlog_reader {
     int (*frame_want)(void *clientd, uint64_t offset, uint64_t bytes, uint32_t prefix_check); /* shlog_reader_want_frames */
     void *frame_want_ctx;
     int frame_light;    /* the frame loaded is one frame_want declined: its batches give TIMES events */
+    uint32_t offered_raw; /* what the frame offered to frame_want expands to, by its prefix */
     struct cur taken;   /* shlog_reader_frame_sections: a taken frame's sections */
     uint64_t (*frame_take)(void *clientd, uint64_t offset); /* shlog_reader_take_frames */
     void *frame_take_ctx;

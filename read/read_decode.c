@@ -334,14 +334,27 @@ static void file_damaged(struct read_engine *e, struct source *s, const char *ms
     e->status = 1;
 }
 
+/* With shares: whether the frame about to be decoded would take the engine
+ * past its share of memory, which leaves the rest unread (share_failed). */
+static int share_over(struct source *s)
+{
+    struct read_engine *e = s->ix_engine;
+    if (e->shares < 2 || (!e->share_failed && e->site_bytes + shlog_reader_offered_raw(s->rd) <= e->share_bytes))
+        return 0;
+    e->share_failed = 1;
+    return 1;
+}
+
 /* Whether s's reader is to decode the records of the frame it is about to
  * (as a frame_want answers), by read_engine's shares: every engine offers
  * the same frames in the same order, so each frame is one engine's. */
 static int share_takes(struct source *s)
 {
-    const struct read_engine *e = s->ix_engine;
+    struct read_engine *e = s->ix_engine;
     if (e->shares < 2)
         return 1;
+    if (share_over(s))
+        return SHLOG_FRAME_TAKEN;
     s->share_theirs = s->share_offered++ % e->shares != e->share;
     return !s->share_theirs;
 }
@@ -354,7 +367,7 @@ static int share_takes(struct source *s)
 static void share_positions(struct read_engine *e, struct dring *r, uint64_t lo, uint64_t hi)
 {
     if (lo < r->share_reach)
-        e->share_back = 1;
+        e->share_failed = 1;
     if (hi > r->share_reach)
         r->share_reach = hi;
 }
@@ -665,6 +678,8 @@ static int index_wants(void *clientd, uint64_t off, uint64_t bytes, uint32_t pre
     struct source *s = clientd;
     const struct shlog_index_frame *f = index_entry_at(s->ix, &s->ix_at, off);
     (void)prefix_check; /* a frame the index says is plain went unread before its prefix was */
+    if (share_over(s))
+        return SHLOG_FRAME_TAKEN;
     struct shlog_index_query q;
     if (!f || f->bytes != bytes || !index_keeps_traces(s, f))
         return share_takes(s);

@@ -330,12 +330,17 @@ struct read_engine {
      * engine so sees the same definitions, anchors and losses; a consumer
      * counts the records and losses of its share (source's share_theirs),
      * records one at a time (not rows: take_block leaves shares alone).
+     * share_bytes: what the engine's call sites' strings and the frame it
+     * decodes may take; a frame past it is left unread, as the caller counts
+     * on one engine then (share_failed).
      */
     unsigned share, shares;
+    uint64_t share_bytes;
     /* what the engine keeps */
     int status;              /* 1 once an input was damaged or unreadable */
-    int share_back;          /* with shares: positions of a ring came again, so records of two engines'
-                                frames may be one record written twice */
+    int share_failed;        /* with shares: positions of a ring came again, so records of two engines'
+                                frames may be one record written twice; or a frame past share_bytes
+                                was left unread */
     size_t parked;           /* bytes readers keep for frames while their sources wait */
     struct shlog_frame_mem *frame_mem; /* what every reader decodes in: one frame at a time */
     uint64_t site_bytes, prepared_bytes, sites_made;

@@ -446,6 +446,9 @@ void shlog_reader_frame_sections(struct shlog_reader *r, const uint8_t *p, size_
 void shlog_reader_want_frames(struct shlog_reader *r,
                               int (*want)(void *clientd, uint64_t offset, uint64_t bytes, uint32_t prefix_check),
                               void *clientd);
+/* From within want: the bytes the frame's prefix says it expands to (at most
+ * SHLOG_MAX_FRAME_RAW), which decoding it will hold. */
+uint32_t shlog_reader_offered_raw(const struct shlog_reader *r);
 /* on: a batch's records come as SHLOG_EV_BLOCK events of up to
  * SHLOG_BLOCK_ROWS records each, not as a RECORD event each (a reader that
  * takes many records at once pays the return of an event per block, not per
