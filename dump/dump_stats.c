@@ -14,8 +14,7 @@
 #define STATS_CATEGORIES 256
 #define SAID_MAX (1u << 20)    /* bytes of messages a thread holds; past them, one thread counts again */
 /* Each thread also reads every other frame for its definitions and times, about a quarter of one thread's
- * work on the trading mix (bench/RESULTS.md, session 38), and holds a decoded frame and a dedup state of its
- * own: past 8 threads that reading is most of the time, and the memory grows with each. */
+ * work on the trading mix (bench/RESULTS.md, session 38): past 8 threads that reading is most of the time. */
 #define STATS_THREADS_MAX 8u
 /* What the threads' call sites' strings and decoded frames may take between them, each its share: the
  * largest frame one thread decodes (SHLOG_MAX_FRAME_RAW), so that n threads hold no more than one; a
