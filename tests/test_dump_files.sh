@@ -416,14 +416,17 @@ F_OFD_SETLK = 37  # the collector's lock on its .part (shlog_part_in_use)
 fcntl.fcntl(fd, F_OFD_SETLK, struct.pack("hhxxxxqqixxxx", fcntl.F_WRLCK, 0, 0, 1, 0))
 open(ready, "w").close()
 data = open(src, "rb").read()
-while not os.path.exists(go) and not os.path.exists(stop):
+end = time.monotonic() + 120  # a test that died leaves no holder behind
+def told(name):
+    return os.path.exists(name) or not os.path.exists(os.path.dirname(part)) or time.monotonic() > end
+while not told(go) and not told(stop):
     time.sleep(0.01)
 at = os.path.getsize(part)
-while at < len(data) and not os.path.exists(stop):
+while at < len(data) and not told(stop):
     os.pwrite(fd, data[at:at + 512], at)  # about 100 KB a second: it grows all through a stats run
     at += 512
     time.sleep(0.005)
-while not os.path.exists(stop):
+while not told(stop):
     time.sleep(0.01)
 PY
 holder=$!
