@@ -116,6 +116,22 @@ static uint64_t site_records(const struct stats *st, const struct dsite *d)
     return d->made < st->site_cap ? st->site_tally[d->made].records : 0;
 }
 
+/* The row of a process's own category name, made (first seen at) when new;
+ * NULL past STATS_CATEGORIES names. */
+static struct own_category *own_row(struct stats *st, const char *name, struct order at)
+{
+    for (unsigned i = 0; i < st->nown; i++)
+        if (strcmp(st->own[i].name, name) == 0)
+            return &st->own[i];
+    if (st->nown == STATS_CATEGORIES)
+        return NULL;
+    struct own_category *row = &st->own[st->nown++];
+    snprintf(row->name, sizeof row->name, "%s", name);
+    row->n = 0;
+    row->first = at;
+    return row;
+}
+
 static void stats_category(struct stats *st, const struct dproc *p, unsigned category, struct order at)
 {
     if (category < SHMLOG_CAT_COUNT) {
@@ -123,18 +139,11 @@ static void stats_category(struct stats *st, const struct dproc *p, unsigned cat
         return;
     }
     const char *name = p ? shm_categories_name(p->cats, category) : NULL;
-    for (unsigned i = 0; name && i < st->nown; i++)
-        if (strcmp(st->own[i].name, name) == 0) {
-            st->own[i].n++;
-            return;
-        }
-    if (!name || st->nown == STATS_CATEGORIES) {
+    struct own_category *row = name ? own_row(st, name, at) : NULL;
+    if (row)
+        row->n++;
+    else
         st->unnamed_category++;
-        return;
-    }
-    snprintf(st->own[st->nown].name, sizeof st->own[0].name, "%s", name);
-    st->own[st->nown].first = at;
-    st->own[st->nown++].n = 1;
 }
 
 static int stats_record(void *clientd, struct dring *r, struct dsite *d, const struct shlog_event *ev, uint64_t ts,
@@ -446,19 +455,23 @@ static void *stats_job_run(void *arg)
     return NULL;
 }
 
-/* How many threads count the inputs l: the cpus asked for, or one where the
+/* The threads --jobs asks for (or the cpus), at most STATS_THREADS_MAX. */
+static unsigned stats_threads_asked(const struct cli *cli)
+{
+    unsigned n = read_jobs_threads(cli->jobs);
+    return n < STATS_THREADS_MAX ? n : STATS_THREADS_MAX;
+}
+
+/* How many threads count the inputs l: those asked for, or one where the
  * threads' counts could not be merged into one thread's (a topic, whose
  * hosts come as they come; filters that pass records by the ones before:
  * --limit, and --trace, which follows trace records). A file still being
  * written is read by each to the size it had when listed. */
-static unsigned stats_threads(const struct cli *cli, const struct in_list *l, const struct topics *t)
+static unsigned stats_threads(unsigned asked, const struct cli *cli, const struct in_list *l, const struct topics *t)
 {
-    unsigned n = read_jobs_threads(cli->jobs);
-    if (n > STATS_THREADS_MAX)
-        n = STATS_THREADS_MAX;
     if (t->n || cli->filter.limit || cli->filter.trace || l->n == 0)
         return 1;
-    return n;
+    return asked;
 }
 
 /* Whether the threads' counts are one thread's, split: none of them met
@@ -507,20 +520,15 @@ static void stats_add(struct stats *into, const struct stats *from)
         into->categories[i] += from->categories[i];
     into->unnamed_category += from->unnamed_category;
     for (unsigned i = 0; i < from->nown; i++) {
-        unsigned k = 0;
-        while (k < into->nown && strcmp(into->own[k].name, from->own[i].name) != 0)
-            k++;
-        if (k == into->nown) {
-            if (into->nown == STATS_CATEGORIES) {
-                into->unnamed_category += from->own[i].n;
-                continue;
-            }
-            into->own[into->nown++] = from->own[i];
+        const struct own_category *f = &from->own[i];
+        struct own_category *row = own_row(into, f->name, f->first);
+        if (!row) {
+            into->unnamed_category += f->n;
             continue;
         }
-        into->own[k].n += from->own[i].n;
-        if (order_before(from->own[i].first, into->own[k].first))
-            into->own[k].first = from->own[i].first;
+        row->n += f->n;
+        if (order_before(f->first, row->first))
+            row->first = f->first;
     }
     if (from->first_ns && (!into->first_ns || from->first_ns < into->first_ns))
         into->first_ns = from->first_ns;
@@ -620,46 +628,71 @@ struct stats_summary {
     double rate;       /* records per second over the span */
 };
 
-/* The sites with records over the threads' engines, each once: a site is
- * its process's (by key, on its source's host) and its id. 0, or -ENOMEM. */
+/* A site with records in one thread's engine, and who it is in any of them:
+ * its source's index, its process's key and its id. */
+struct job_site {
+    struct site_count c;
+    uint64_t k1, k2;
+    size_t src;
+    uint32_t id;
+};
+
+static int job_site_cmp(const void *a, const void *b)
+{
+    const struct job_site *x = a, *y = b;
+    if (x->src != y->src)
+        return x->src < y->src ? -1 : 1;
+    if (x->k1 != y->k1)
+        return x->k1 < y->k1 ? -1 : 1;
+    if (x->k2 != y->k2)
+        return x->k2 < y->k2 ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The sites with records over the threads' engines, each once: its records
+ * summed, shown as the engine that counted its first record defined it. 0,
+ * or -ENOMEM. */
 static int sites_merge(struct stats_job *jobs, unsigned n, struct stats_summary *s)
 {
-    size_t cap = 0;
+    size_t m = 0;
     for (unsigned i = 0; i < n; i++)
         for (struct dsite *d = jobs[i].e.all_sites; d; d = d->next_all)
-            cap += site_records(jobs[i].st, d) != 0;
-    s->sites = calloc(cap ? cap : 1, sizeof *s->sites);
-    struct hmap at = {0}; /* (process key ^ host, key ^ id) -> 1 + index in s->sites */
-    if (!s->sites)
+            m += site_records(jobs[i].st, d) != 0;
+    struct job_site *v = calloc(m ? m : 1, sizeof *v);
+    s->sites = calloc(m ? m : 1, sizeof *s->sites);
+    if (!v || !s->sites) {
+        free(v);
         return -ENOMEM;
-    s->nsites = 0;
+    }
+    m = 0;
     for (unsigned i = 0; i < n; i++)
         for (struct dsite *d = jobs[i].e.all_sites; d; d = d->next_all) {
             uint64_t records = site_records(jobs[i].st, d);
             if (!records)
                 continue;
-            struct order first = jobs[i].st->site_tally[d->made].first;
-            uint64_t k1, k2, h = 1469598103934665603ULL;
-            shm_proc_key(&d->proc->info, &k1, &k2);
-            for (const char *c = d->proc->source_host; *c; c++)
-                h = (h ^ (uint8_t)*c) * 1099511628211ULL;
-            k1 ^= h;
-            k2 = (k2 ^ d->id) * 0x9E3779B97F4A7C15ull + d->id;
-            size_t idx = n > 1 ? (size_t)(uintptr_t)read_hmap_get(&at, k1, k2) : 0;
-            if (idx) {
-                struct site_count *c = &s->sites[idx - 1];
-                c->records += records;
-                if (order_before(first, c->first))
-                    c->first = first;
-                continue;
-            }
-            s->sites[s->nsites++] = (struct site_count){d, records, first};
-            if (n > 1 && read_hmap_put(&at, k1, k2, (void *)(uintptr_t)s->nsites) != 0) {
-                read_hmap_clear(&at);
-                return -ENOMEM;
-            }
+            struct job_site *j = &v[m++];
+            j->c = (struct site_count){d, records, jobs[i].st->site_tally[d->made].first};
+            shm_proc_key(&d->proc->info, &j->k1, &j->k2);
+            j->src = n > 1 ? (size_t)(d->proc->src - jobs[i].srcs) : 0; /* threads read files only */
+            j->id = d->id;
         }
-    read_hmap_clear(&at);
+    /* One thread's sites are each once already (and a topic's hosts' sources are not in its array). */
+    if (n > 1)
+        qsort(v, m, sizeof *v, job_site_cmp);
+    s->nsites = 0;
+    for (size_t i = 0; i < m; i++) {
+        struct site_count *last = s->nsites ? &s->sites[s->nsites - 1] : NULL;
+        if (n == 1 || !last || job_site_cmp(&v[i - 1], &v[i]) != 0) {
+            s->sites[s->nsites++] = v[i].c;
+            continue;
+        }
+        last->records += v[i].c.records;
+        if (order_before(v[i].c.first, last->first)) {
+            last->first = v[i].c.first;
+            last->d = v[i].c.d;
+        }
+    }
+    free(v);
     return 0;
 }
 
@@ -923,7 +956,7 @@ static void stats_text(const struct stats *st, struct render_buf *b, const struc
 
 int cmd_stats(struct cli *cli)
 {
-    unsigned most = read_jobs_threads(cli->jobs);
+    unsigned most = stats_threads_asked(cli);
     struct stats_job *jobs = calloc(most, sizeof *jobs);
     struct stats *st = calloc(1, sizeof *st);
     if (!jobs || !st || stats_engine_init(&jobs[0].e, &cli->filter, st) != 0)
@@ -933,7 +966,7 @@ int cmd_stats(struct cli *cli)
     struct topics t = {0};
     if (collect_inputs(&jobs[0].e, cli, &l, &t) != 0)
         dump_oom();
-    unsigned n = stats_threads(cli, &l, &t);
+    unsigned n = stats_threads(most, cli, &l, &t);
     if (n > 1) {
         /* Each thread has an engine of its own, the first one's inputs and what they said. */
         int status = jobs[0].e.status;
