@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: every file of the format corpus (tests/corpus/README), of every version and variant a release wrote, is read by today's shmlog-dump to exactly what is checked in beside it: read --format json, read as text, stats and verify, with nothing on standard error and exit status 0.
+# Description: every file of the format corpus (tests/corpus/README), of every version and variant a release wrote, is read by today's shmlog-dump to exactly what is checked in beside it: read --format json, read as text, stats (on one thread and on three) and verify, with nothing on standard error and exit status 0.
 # usage: test_corpus.sh DUMP CORPUS_DIR
 #        test_corpus.sh --write DUMP CORPUS_DIR/VERSION
 #   --write: writes the outputs a new version's files do not have yet; never replaces one.
@@ -17,8 +17,10 @@ trap 'rm -rf "$tmp"' EXIT
 # The outputs are in UTC: TZ in the environment would show local time.
 unset TZ
 
-# What each input is read with, and the suffix of its expected output.
-commands=("read --format json:read.json" "read:read.txt" "stats:stats.txt" "verify:verify.txt")
+# What each input is read with, and the suffix of its expected output. stats on three threads (each
+# counting every third frame, or counting again on one where duplicates or damage ask it) says what one says.
+commands=("read --format json:read.json" "read:read.txt" "stats --jobs 1:stats.txt" "stats --jobs 3:stats.txt"
+    "verify:verify.txt")
 
 # check_input VERSION_DIR INPUT: INPUT is a .shlog file or a directory of them, relative to VERSION_DIR
 # (the outputs name it so: they do not depend on where the corpus is).
