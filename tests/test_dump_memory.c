@@ -1,4 +1,4 @@
-/* Description: shmlog-dump reads within a fixed memory budget whatever the number of files, hosts or frames, or of call sites over the files (24 files, each of a process of its own with 4000 long sites, read in under 150 MB on one thread and 190 MB on two): 100 crafted files of 2.4 KB, each of another host and with a frame that expands to 64 MiB, are read in under 200 MB and 3 s of CPU with every such frame reported (the dump before this kept one decoded frame per host: 6.8 GB and 35 s); 100 such frames in one file cost no more; a 7 KB frame of ten million records is merged in the same bound (720 MB before); frames larger than any writer makes are refused from their headers, unread, and counted; two readers taking turns in one frame memory, one stopped mid-frame, each read their own file exactly; files the real collector wrote, merged over several hosts, read exactly as each host's alone; a ring read a frame late (as after --max-delay-ms) keeps its place in time while another host's input is 10 s ahead; a ring whose one record the full buffer sends at once, while the merge takes its batch, leaves the merge whole. */
+/* Description: shmlog-dump reads within a fixed memory budget whatever the number of files, hosts or frames, or of call sites over the files (24 files, each of a process of its own with 4000 long sites, read in under 150 MB on one thread and 190 MB on two): 100 crafted files of 2.4 KB, each of another host and with a frame that expands to 64 MiB, are read in under 200 MB and 3 s of CPU with every such frame reported (the dump before this kept one decoded frame per host: 6.8 GB and 35 s); 100 such frames in one file cost no more; a 7 KB frame of ten million records is merged in the same bound (720 MB before); frames larger than any writer makes are refused from their headers, unread, and counted; two readers taking turns in one frame memory, one stopped mid-frame, each read their own file exactly; files the real collector wrote, merged over several hosts, read exactly as each host's alone; a ring read a frame late (as after --max-delay-ms) keeps its place in time while another host's input is 10 s ahead; a ring whose one record the full buffer sends at once, while the merge takes its batch, leaves the merge whole; stats on threads shows a call site that a later file defines again with other text as one thread does. */
 #include <errno.h>
 #include <sys/resource.h>
 #include <zstd.h>
@@ -381,6 +381,81 @@ Test(dump_memory, a_frame_of_ten_million_records)
         cr_assert_eq(r.status, 0);
         cr_assert_lt(r.maxrss_kb, RSS_MAX_KB, "stats --jobs %d: peak RSS %ld KB", jobs, r.maxrss_kb);
         assert_contains(out, want);
+    }
+}
+
+/* ==== A call site defined again ==== */
+
+/* n records of site s of process p (ring cpu 0) from position *pos, in a frame of their own. */
+static void site_frame(struct tu_file *f, const struct shm_proc_info *p, const struct shm_site *s, uint64_t *pos,
+                       unsigned n)
+{
+    cr_assert_eq(shlog_enc_batch_begin(f->enc, p->pid, 0), 0);
+    for (unsigned i = 0; i < n; i++, (*pos)++) {
+        struct shm_copied_record r = {0};
+        uint64_t v = *pos;
+        tu_slots(&r, tu_payload(&r, s, &v, NULL));
+        r.pos = *pos;
+        r.tsc = p->anchor_tsc + *pos * 3000;
+        r.site = s->id;
+        r.level = SHMLOG_LEVEL_INFO;
+        r.tid = 1;
+        cr_assert_eq(shlog_enc_record(f->enc, &r), 0);
+    }
+    cr_assert_eq(shlog_enc_batch_end(f->enc), 0);
+    tu_file_flush(f);
+}
+
+/* A file can say anything: here a later file defines a process's call site
+ * again with other text. stats on threads shows it as one thread does, though
+ * the site's first record is counted by another thread than the first, and
+ * the first thread meets the site only in its second text. */
+Test(dump_memory, a_site_defined_again_with_other_text_is_shown_as_one_thread_shows_it)
+{
+    char dir[400], path[500], out[500], err[500], want_out[500], want_err[500];
+    snprintf(dir, sizeof(dir), "%s/redefined", env.root);
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    struct shm_proc_info p;
+    tu_proc_info(&p, 7, 1);
+    struct shm_site other, first, second;
+    tu_site(&other, 2, "other v=%lu", SHMLOG_ARG_U64, 0);
+    tu_site(&first, 1, "first v=%lu", SHMLOG_ARG_U64, 0);
+    tu_site(&second, 1, "second text v=%lu", SHMLOG_ARG_U64, 0);
+    snprintf(second.file, sizeof(second.file), "src/moved.c");
+    second.file_len = (uint32_t)strlen(second.file);
+    second.line = 7;
+    uint64_t pos = 0;
+    /* Frames, in order, on 2 threads: 0 1 0 1; on 3: 0 1 2 0. */
+    for (int k = 1; k <= 2; k++) {
+        struct tu_file f;
+        snprintf(path, sizeof(path), "%s/testhost-20250101-000000-%06d.shlog", dir, k);
+        tu_file_open(&f, path, (uint64_t)k);
+        cr_assert_eq(shlog_enc_process(f.enc, p.pid, &p), 0);
+        cr_assert_eq(shlog_enc_site(f.enc, p.pid, &other), 0);
+        cr_assert_eq(shlog_enc_site(f.enc, p.pid, k == 1 ? &first : &second), 0);
+        site_frame(&f, &p, k == 1 ? &other : &second, &pos, 5);
+        site_frame(&f, &p, k == 1 ? &first : &other, &pos, 5);
+        tu_file_close(&f);
+    }
+    const char *formats[] = {"text", "json"};
+    for (int fm = 0; fm < 2; fm++) {
+        snprintf(want_out, sizeof(want_out), "%s/stats1.out", env.root);
+        snprintf(want_err, sizeof(want_err), "%s/stats1.err", env.root);
+        const char *one[] = {"stats", "--format", formats[fm], "--jobs", "1", dir, NULL};
+        struct run r1 = run_dump(want_out, want_err, one);
+        cr_assert_eq(r1.status, 0);
+        assert_contains(want_out, "first v=%lu");
+        for (int jobs = 2; jobs <= 3; jobs++) {
+            char n[8], cmd[2200];
+            snprintf(n, sizeof(n), "%d", jobs);
+            snprintf(out, sizeof(out), "%s/stats%d.out", env.root, jobs);
+            snprintf(err, sizeof(err), "%s/stats%d.err", env.root, jobs);
+            const char *many[] = {"stats", "--format", formats[fm], "--jobs", n, dir, NULL};
+            struct run r = run_dump(out, err, many);
+            cr_assert_eq(r.status, r1.status);
+            snprintf(cmd, sizeof(cmd), "diff '%s' '%s' >&2 && cmp -s '%s' '%s'", want_out, out, want_err, err);
+            cr_assert_eq(system(cmd), 0, "stats --format %s: --jobs %d differs from --jobs 1 (above)", formats[fm], jobs);
+        }
     }
 }
 
