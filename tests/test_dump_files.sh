@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: shmlog-dump read, stats and verify on files the real collector wrote from real sample producers: the records are exactly the known workload, in time order, JSON lines parse with the documented keys, each filter narrows to exactly what it should, stats count the workload, and verify (and read) tell good, truncated and bit-flipped files apart by exit status.
+# Description: shmlog-dump read, stats and verify on files the real collector wrote from real sample producers: the records are exactly the known workload, in time order, JSON lines parse with the documented keys, each filter narrows to exactly what it should, stats count the workload, and verify (and read) tell good, truncated and bit-flipped files apart by exit status; stats on 2 and 3 threads says what it says on one, of good, damaged and growing files and of every input of the file fuzzer's corpus.
 # usage: test_dump_files.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-dump-files-XXXXXX)
@@ -444,6 +444,10 @@ wait "$holder"
 stats_same "a truncated file" "$tmp/truncated.shlog"
 stats_same "a bit-flipped file" "$tmp/flipped.shlog"
 stats_same "good, bit-flipped and junk files" "$out" "$tmp/flipped.shlog" "$tmp/junk.shlog"
+# The file fuzzer's seeds and the inputs it once found: damaged, cut and hostile files of every kind.
+for input in "$(dirname "$0")"/fuzz/corpus/file/*; do
+    stats_same "the file fuzzer's input $(basename "$input")" "$input"
+done
 check "stats -j 3 reads the good file $(basename "$big") on three threads, once each" \
     test "$(opens_of "$big" -j 3 "$big")" -eq 4
 check "stats -j 1 reads it once" test "$(opens_of "$big" -j 1 "$big")" -eq 2
