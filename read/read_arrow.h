@@ -118,11 +118,11 @@ void read_pool_close(struct pool *p);
 
 struct col_buf {
     uint8_t *valid;     /* validity bitmap; NULL for a column never null */
-    uint8_t *data;      /* values, bits (bool), offsets (utf8) or indices (dictionaries); NULL until
+    uint8_t *data;      /* values, bits (bool), offsets or views (utf8) or indices (dictionaries); NULL until
                            the first value of a column that may have none (read_batch_col_make) */
     char *chars;        /* utf8 */
     size_t chars_len, chars_cap;
-    uint32_t filled;    /* utf8: offsets set for the rows before this one */
+    uint32_t filled;    /* utf8: offsets (or string views) set for the rows before this one */
     int64_t nulls;
     struct dict dict;
     struct nest *nest;  /* COL_NEST */
@@ -137,6 +137,7 @@ struct batch {
     struct pool *pool;
     uint32_t rows, cap;
     int full;             /* the batch ends here (a dictionary's index, a string column's offsets) */
+    int string_views;     /* string columns handed over as Arrow's string views (read_batch_export) */
     char *tree_text;      /* a value tree's text on its way to its column (read_field_shown) */
     size_t tree_text_cap;
 };
@@ -193,12 +194,45 @@ static inline void put_u64(struct col_buf *b, uint32_t row, uint64_t v)
     memcpy(b->data + (size_t)row * 8, &v, 8);
 }
 
-/* The offsets of the rows before row that have no value: empty. */
-static inline void fill_offsets(struct col_buf *b, uint32_t row)
+/* A string column's rows before row that have no value: empty (offsets
+ * that do not move, or string views of no bytes). */
+static inline void fill_strings(const struct batch *bt, struct col_buf *b, uint32_t row)
 {
+    if (bt->string_views) {
+        static const uint8_t none[16];
+        for (; b->filled < row; b->filled++)
+            memcpy(b->data + (size_t)b->filled * 16, none, 16);
+        return;
+    }
     int32_t *o = (int32_t *)b->data;
     while (b->filled < row)
         o[++b->filled] = (int32_t)b->chars_len;
+}
+
+/* Row row's string, after fill_strings(bt, b, row): the characters from
+ * from to the column's end. As a string view (Arrow's): up to 12 bytes in
+ * the view, a longer string's length, first 4 bytes and offset in the one
+ * characters buffer (index 0). */
+static inline void end_string(const struct batch *bt, struct col_buf *b, uint32_t row, size_t from)
+{
+    if (!bt->string_views) {
+        ((int32_t *)b->data)[++b->filled] = (int32_t)b->chars_len;
+        return;
+    }
+    /* Written in place, never read back: a view built on the stack and
+     * copied out stalls on each row's store forwarding. */
+    uint8_t *v = b->data + (size_t)row * 16;
+    uint32_t len = (uint32_t)(b->chars_len - from), prefix;
+    if (len <= 12) {
+        uint64_t words[2] = {len, 0};
+        memcpy(v, words, 16);
+        render_copy_small((char *)v + 4, b->chars + from, len);
+    } else {
+        memcpy(&prefix, b->chars + from, 4);
+        uint64_t words[2] = {len | (uint64_t)prefix << 32, (uint64_t)from << 32}; /* buffer 0, then the offset */
+        memcpy(v, words, 16);
+    }
+    b->filled = row + 1;
 }
 
 /* A dictionary column's index i at row, of a value its dictionary already held. */
@@ -232,7 +266,8 @@ static inline int put_text(struct batch *bt, struct col_buf *b, uint32_t row, co
 {
     if (col_ready(bt, b) != 0 || ((!b->chars || b->chars_len + n > b->chars_cap) && read_batch_chars(bt, b, n) != 0))
         return -ENOMEM;
-    fill_offsets(b, row);
+    fill_strings(bt, b, row);
+    size_t from = b->chars_len;
     if (n > 16)
         memcpy(b->chars + b->chars_len, s, n);
     else
@@ -240,7 +275,7 @@ static inline int put_text(struct batch *bt, struct col_buf *b, uint32_t row, co
     b->chars_len += n;
     if (batch_utf8(bt, b, n) != 0)
         return -ENOMEM;
-    ((int32_t *)b->data)[++b->filled] = (int32_t)b->chars_len;
+    end_string(bt, b, row, from);
     set_bit(b->valid, row);
     return 0;
 }

@@ -276,8 +276,8 @@ struct pool *read_pool_new(uint32_t batch_rows)
     if (p) {
         atomic_init(&p->refs, 1);
         pthread_mutex_init(&p->lock, NULL);
-        /* The largest buffer of a column: 8-byte values (or int32 offsets, one more) of a whole batch. */
-        p->zero_bytes = ((size_t)batch_rows + 1) * 8;
+        /* The largest buffer of a column: a whole batch's 16-byte string views (8-byte values, int32 offsets). */
+        p->zero_bytes = ((size_t)batch_rows + 1) * 16;
     }
     return p;
 }
@@ -343,9 +343,10 @@ int read_batch_col_make(struct batch *bt, struct col_buf *b)
 {
     const struct col_def *c = &bt->cols[b - bt->buf];
     size_t rows = bt->cap, bitmap = (rows + 7) / 8 + 8;
-    size_t data = c->type == COL_BOOL   ? bitmap
-                  : c->type == COL_UTF8 ? (rows + 1) * 4
-                                        : rows * read_col_width[c->type];
+    size_t data = c->type == COL_BOOL                      ? bitmap
+                  : c->type == COL_UTF8 && bt->string_views ? rows * 16
+                  : c->type == COL_UTF8                     ? (rows + 1) * 4
+                                                            : rows * read_col_width[c->type];
     if (c->nullable && !b->valid) {
         if (!(b->valid = pool_get(bt->pool, bitmap)))
             return -ENOMEM;
@@ -433,7 +434,8 @@ struct batch_mem {
     struct ArrowArray *children;
     struct ArrowArray **child_ptrs;
     struct ArrowArray *dicts;
-    const void **buffers; /* 3 per column, 3 per dictionary */
+    const void **buffers; /* 3 per column (4 a string view column's), 3 per dictionary */
+    int64_t *view_bytes;  /* a string view column's: the length of its one characters buffer */
     void **owned;         /* dictionaries' buffers: what to free(3) */
     size_t nowned;
     struct pool *pool;    /* where the columns' buffers go back */
@@ -453,6 +455,7 @@ static void batch_unref(struct batch_mem *m)
     free(m->pooled);
     free(m->owned);
     free(m->buffers);
+    free(m->view_bytes);
     free(m->dicts);
     free(m->children);
     free(m->child_ptrs);
@@ -521,20 +524,23 @@ int read_batch_export(struct batch *s, struct ArrowArray *out)
         nests += s->cols[i].type == COL_NEST;
     }
     for (size_t i = 0; i < n; i++) {
-        if (s->cols[i].type == COL_UTF8 && s->buf[i].data)
-            fill_offsets(&s->buf[i], (uint32_t)rows);
+        struct col_buf *b = &s->buf[i];
+        if (s->cols[i].type == COL_UTF8 && b->data)
+            fill_strings(s, b, (uint32_t)rows);
         else if (s->cols[i].type == COL_NEST && read_nest_fill(s->buf[i].nest, (uint32_t)rows) != 0)
             return -ENOMEM;
     }
     struct batch_mem *m = calloc(1, sizeof *m);
     if (!m || !(m->children = calloc(n, sizeof *m->children)) || !(m->child_ptrs = calloc(n, sizeof *m->child_ptrs)) ||
         !(m->dicts = calloc(n, sizeof *m->dicts)) || !(m->buffers = calloc(6 * n + 1, sizeof *m->buffers)) ||
+        !(m->view_bytes = calloc(n, sizeof *m->view_bytes)) ||
         !(m->owned = calloc(2 * n, sizeof *m->owned)) || !(m->pooled = calloc(3 * n, sizeof *m->pooled))) {
         if (m) {
             free(m->children);
             free(m->child_ptrs);
             free(m->dicts);
             free(m->buffers);
+            free(m->view_bytes);
             free(m->owned);
             free(m->pooled);
         }
@@ -557,12 +563,17 @@ int read_batch_export(struct batch *s, struct ArrowArray *out)
             b->nest = NULL;
             continue;
         }
+        int views = c->type == COL_UTF8 && s->string_views;
         int64_t nulls;
         if (b->data) {
             nulls = b->valid ? count_nulls(b->valid, (uint32_t)rows) : 0;
             bufs[0] = nulls ? b->valid : NULL;
             bufs[1] = b->data;
             bufs[2] = b->chars;
+            if (views) {
+                m->view_bytes[i] = (int64_t)b->chars_len;
+                bufs[3] = &m->view_bytes[i];
+            }
             m->pooled[m->npooled++] = b->valid;
             m->pooled[m->npooled++] = b->data;
             m->pooled[m->npooled++] = b->chars;
@@ -570,10 +581,10 @@ int read_batch_export(struct batch *s, struct ArrowArray *out)
             nulls = c->nullable ? (int64_t)rows : 0;
             bufs[0] = c->nullable ? zero : NULL;
             bufs[1] = zero;
-            bufs[2] = zero;
+            bufs[2] = zero; /* string views: no characters buffer, so a list of none of their lengths */
         }
         *ch = (struct ArrowArray){.length = (int64_t)rows, .null_count = nulls,
-                                  .n_buffers = c->type == COL_UTF8 ? 3 : 2, .buffers = bufs,
+                                  .n_buffers = c->type != COL_UTF8 ? 2 : !views ? 3 : b->data ? 4 : 3, .buffers = bufs,
                                   .release = release_part, .private_data = m};
         if (c->type == COL_DICT8 || c->type == COL_DICT16) {
             struct dict *d = &b->dict;

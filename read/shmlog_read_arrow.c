@@ -592,7 +592,8 @@ static int export_schema(struct arrow_stream *s, struct ArrowSchema *out)
             nests++;
             continue;
         }
-        *ch = (struct ArrowSchema){.format = read_col_format[c->type], .name = m->names[i], .metadata = m->metadata[i],
+        const char *format = c->type == COL_UTF8 && s->opt.string_views ? "vu" : read_col_format[c->type];
+        *ch = (struct ArrowSchema){.format = format, .name = m->names[i], .metadata = m->metadata[i],
                                    .flags = c->nullable ? ARROW_FLAG_NULLABLE : 0, .release = release_schema_part,
                                    .private_data = m};
         if (c->type == COL_DICT8 || c->type == COL_DICT16) {
@@ -1016,11 +1017,12 @@ static inline __attribute__((always_inline)) int put_message(struct batch *bt, c
         if (read_batch_chars(bt, m, RENDER_LINE_MAX) != 0)
             return -ENOMEM;
     }
-    fill_offsets(m, row);
+    fill_strings(bt, m, row);
+    size_t from = m->chars_len;
     m->chars_len += b.len;
     if (!b.ascii && batch_utf8(bt, m, b.len) != 0) /* the renderer knows most messages are ASCII */
         return -ENOMEM;
-    ((int32_t *)m->data)[++m->filled] = (int32_t)m->chars_len;
+    end_string(bt, m, row, from);
     set_bit(m->valid, row); /* record_cols: msg is nullable */
     return 0;
 }
@@ -1572,8 +1574,10 @@ int shmlog_read_arrow(struct shmlog_read *r, const struct shmlog_read_arrow_opti
         return -ENOMEM;
     }
     s->threads = threads;
-    for (size_t i = 0; i < njobs; i++)
+    for (size_t i = 0; i < njobs; i++) {
         s->jobs[i].batch.pool = pool;
+        s->jobs[i].batch.string_views = o.string_views != 0;
+    }
     s->sink = (struct entry_sink){append_entry, stream_message, s};
     s->r = r;
     s->opt = o;

@@ -1,5 +1,6 @@
-/* Description: libshmlog-read's Arrow streams (shmlog_read_arrow), read as a consumer of the Arrow C stream interface reads them: every corpus file and directory streams, in batches of any size, exactly the records and markers the events give (time, level, category, process, ring, position, site, message, flags, error and every field's typed value), with a schema whose formats and names follow the documented rules (a field of two kinds gets two columns, a field named like a column gets "field.", widths as the widest argument) and the fields in the order of the source whichever file defined a site first; a column may be kept after its batch is released, a stream after its reader is closed; a column with no value in a batch is a view of the stream's one read-only zero region, which a column kept after its stream still reads; a stream begun after events were read gives the same rows on several threads; a consumer that releases each batch before it asks for the next gets the next one in the memory released batches gave back; batches end before a dictionary outgrows its index; the stream refuses what it cannot do. */
+/* Description: libshmlog-read's Arrow streams (shmlog_read_arrow), read as a consumer of the Arrow C stream interface reads them: every corpus file and directory streams, in batches of any size, exactly the records and markers the events give (time, level, category, process, ring, position, site, message, flags, error and every field's typed value), with a schema whose formats and names follow the documented rules (a field of two kinds gets two columns, a field named like a column gets "field.", widths as the widest argument) and the fields in the order of the source whichever file defined a site first; a column may be kept after its batch is released, a stream after its reader is closed; a column with no value in a batch is a view of the stream's one read-only zero region, which a column kept after its stream still reads; string columns asked for as string views hold, in every corpus file, the bytes and nulls of their utf8 columns, each view well formed; a stream begun after events were read gives the same rows on several threads; a consumer that releases each batch before it asks for the next gets the next one in the memory released batches gave back; batches end before a dictionary outgrows its index; the stream refuses what it cannot do. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -983,6 +984,104 @@ Test(read_arrow, a_column_with_no_value_in_a_batch_is_a_view_of_one_zero_region)
         cr_assert_eq(offsets[i], 0);
     kept.release(&kept);
     free(g);
+}
+
+/* ==== String views ==== */
+
+/* Row i of a string view column a ("vu"), read as a consumer of the interface
+ * reads a view, each part checked: NULL for null. */
+static const char *view_text_at(const struct ArrowArray *a, int64_t i, char *buf, size_t cap)
+{
+    if (is_null_at(a, i))
+        return NULL;
+    cr_assert(a->n_buffers == 3 || a->n_buffers == 4, "n_buffers %lld", (long long)a->n_buffers);
+    const uint8_t *v = (const uint8_t *)a->buffers[1] + 16 * i;
+    int32_t len;
+    memcpy(&len, v, 4);
+    cr_assert(len >= 0 && (size_t)len < cap, "row %lld: length %d", (long long)i, len);
+    if (len <= 12) {
+        for (int k = 4 + len; k < 16; k++)
+            cr_assert_eq(v[k], 0, "row %lld: an inline string's padding", (long long)i);
+        memcpy(buf, v + 4, (size_t)len);
+    } else {
+        cr_assert_eq(a->n_buffers, 4, "row %lld: a string of %d bytes and no characters buffer", (long long)i, len);
+        int32_t index, off;
+        memcpy(&index, v + 8, 4);
+        memcpy(&off, v + 12, 4);
+        const int64_t *sizes = a->buffers[3];
+        const char *chars = a->buffers[2];
+        cr_assert_eq(index, 0);
+        cr_assert(off >= 0 && off + (int64_t)len <= sizes[0], "row %lld: %d bytes at %d of %lld", (long long)i, len,
+                  off, (long long)sizes[0]);
+        cr_assert_eq(memcmp(v + 4, chars + off, 4), 0, "row %lld: the prefix", (long long)i);
+        memcpy(buf, chars + off, (size_t)len);
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Every string cell of path's records, as utf8 and as string views, in batches of batch_rows. */
+static void check_string_views(const char *path, uint32_t batch_rows, struct got *u, struct got *v)
+{
+    struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
+    o.batch_rows = batch_rows;
+    stream_reader(open_path(path, NULL), &o, u);
+    o.string_views = 1;
+    stream_reader(open_path(path, NULL), &o, v);
+    cr_assert_eq(u->rows, v->rows);
+    cr_assert_eq(u->nbatches, v->nbatches);
+    cr_assert_eq(u->schema.n_children, v->schema.n_children);
+    static char a[1 << 17], b[1 << 17];
+    for (int64_t c = 0; c < u->schema.n_children; c++) {
+        const struct ArrowSchema *su = u->schema.children[c], *sv = v->schema.children[c];
+        cr_assert_str_eq(su->name, sv->name);
+        if (strcmp(su->format, "u") != 0) {
+            cr_assert_str_eq(su->format, sv->format, "%s: %s, with views %s", su->name, su->format, sv->format);
+            continue;
+        }
+        cr_assert_str_eq(sv->format, "vu", "%s", sv->name);
+        for (int64_t row = 0; row < u->rows; row++) {
+            struct at x = cell(u, (int)c, row), y = cell(v, (int)c, row);
+            const char *tu = text_of(x, a, sizeof a), *tv = view_text_at(y.a, y.i, b, sizeof b);
+            cr_assert_eq(tu == NULL, tv == NULL, "%s: %s row %lld: null or not", path, su->name, (long long)row);
+            if (tu)
+                cr_assert_str_eq(tu, tv, "%s: %s row %lld", path, su->name, (long long)row);
+        }
+    }
+    got_free(u);
+    got_free(v);
+}
+
+Test(read_arrow, string_views_hold_what_utf8_holds_in_every_corpus_file, .timeout = 300)
+{
+    struct got *u = malloc(sizeof *u), *v = malloc(sizeof *v);
+    cr_assert(u && v);
+    DIR *top = opendir(corpus());
+    cr_assert_not_null(top);
+    int files = 0;
+    for (struct dirent *d; (d = readdir(top));) {
+        if (strncmp(d->d_name, "v2", 2) != 0)
+            continue;
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/%s", corpus(), d->d_name);
+        DIR *in = opendir(dir);
+        cr_assert_not_null(in);
+        for (struct dirent *f; (f = readdir(in));) {
+            size_t n = strlen(f->d_name);
+            if (n < 6 || strcmp(f->d_name + n - 6, ".shlog") != 0)
+                continue;
+            char path[1400];
+            snprintf(path, sizeof path, "%s/%s", dir, f->d_name);
+            check_string_views(path, 5, u, v);
+            check_string_views(path, 0, u, v);
+            files++;
+        }
+        closedir(in);
+    }
+    closedir(top);
+    cr_assert_gt(files, 50, "%d corpus files", files);
+    free(u);
+    free(v);
 }
 
 /* The stream of path on threads threads, in batches of 3 rows, after its first skip events were read as events:

@@ -71,7 +71,7 @@ def _pyarrow(what: str) -> Any:
 
 
 def _stream_capsule(handle: ctypes.c_void_p, kind: str, fields: bool, message: bool, batch_rows: int,
-                    threads: int) -> object:
+                    threads: int, string_views: bool) -> object:
     """A PyCapsule of a new Arrow stream of the reader handle (which it holds)."""
     lib = _n.library_v2()
     o = _n.ArrowOptions()
@@ -82,6 +82,7 @@ def _stream_capsule(handle: ctypes.c_void_p, kind: str, fields: bool, message: b
     o.message = 1 if message else 0
     o.threads = threads
     o.trees = 1
+    o.string_views = 1 if string_views else 0
     ptr = _libc.malloc(ctypes.sizeof(_n.ArrowArrayStream))
     if not ptr:
         raise MemoryError("shmlog: out of memory for an Arrow stream")
@@ -110,7 +111,8 @@ class Source:
 
     @_takes_filters
     def __init__(self, paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True,
-                 batch_rows: int = 0, threads: int = 0, **filters: Unpack[Filters]) -> None:
+                 batch_rows: int = 0, threads: int = 0, string_views: bool = False,
+                 **filters: Unpack[Filters]) -> None:
         self._last: Optional[OpenReader] = None  # the last stream's reader
         if kind not in ("records", "markers"):
             raise ValueError("shmlog: kind is \"records\" or \"markers\" (loss and exit markers), not %r" % (kind,))
@@ -130,6 +132,7 @@ class Source:
         self._message = message
         self._batch_rows = batch_rows
         self._threads = threads
+        self._string_views = bool(string_views)
 
     def _reader(self) -> ctypes.c_void_p:
         if self._last is not None:
@@ -143,7 +146,7 @@ class Source:
         files (the Arrow PyCapsule interface). requested_schema is not used:
         the schema is the files' (shmlog_read(3))."""
         return _stream_capsule(self._reader(), self.kind, self._fields, self._message, self._batch_rows,
-                               self._threads)
+                               self._threads, self._string_views)
 
     def _messages(self, notes: bool) -> List[str]:
         if self._last is None:
@@ -195,7 +198,7 @@ class Source:
 
 @_takes_filters
 def open(paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True, batch_rows: int = 0,
-         threads: int = 0, **filters: Unpack[Filters]) -> Source:
+         threads: int = 0, string_views: bool = False, **filters: Unpack[Filters]) -> Source:
     """The records of shmlog-collector's files (or their loss and exit
     markers, kind="markers") as an Arrow stream source: a Source, whose
     ``__arrow_c_stream__`` pyarrow.table(), polars.DataFrame() and DuckDB
@@ -206,11 +209,14 @@ def open(paths: Paths, *, kind: str = "records", fields: bool = True, message: b
     "07:00" today; a time without a zone is UTC). fields=False leaves out the
     fields' columns, message=False the msg column. threads: how many
     threads write the batches (0: the cpus this process may run on; the
-    batches are the same whatever the count). The columns: shmlog_read(3),
-    and python/README.md.
+    batches are the same whatever the count). string_views=True gives the
+    string columns (msg, trace_id, string fields) as Arrow's string_view,
+    which polars keeps as they are where it copies utf8 into views of its
+    own (to_polars() asks for them); pyarrow and DuckDB read either. The
+    columns: shmlog_read(3), and python/README.md.
     """
     return Source(paths, kind=kind, fields=fields, message=message, batch_rows=batch_rows, threads=threads,
-                  **filters)
+                  string_views=string_views, **filters)
 
 
 def _warn_damage(src: Source) -> None:
@@ -425,7 +431,8 @@ def to_polars(paths: Paths, *, kind: str = "records", fields: bool = True, messa
         import polars as pl
     except ImportError:
         raise ImportError("shmlog.to_polars() needs polars, which is not installed: pip install polars") from None
-    src = open(paths, kind=kind, fields=fields, message=message, threads=threads, **filters)
+    # Its string columns as views: polars' own string type, taken without a copy (bench/RESULTS.md, issue 53).
+    src = open(paths, kind=kind, fields=fields, message=message, threads=threads, string_views=True, **filters)
     try:
         df = pl.DataFrame(src)
         _warn_damage(src)

@@ -27,6 +27,7 @@ HOSTNAME_VERSION = 10  # and the one whose events and sources have the producer'
 TREES_VERSION = 11  # and the one whose Arrow options have trees (an older library gives C++ containers as text)
 WIDE_VERSION = 12  # and the one whose rows have up to 32 values (SHMLOG_MAX_ARGS; 16 before)
 LINES_VERSION = 13  # and the one whose options have threads (shmlog_read_lines()'s: not called here)
+VIEWS_VERSION = 14  # and the one whose Arrow options have string_views (an older library gives utf8)
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind
@@ -183,6 +184,7 @@ class ArrowOptions(ctypes.Structure):
         ("message", ctypes.c_int),
         ("threads", ctypes.c_uint32),  # version 9
         ("trees", ctypes.c_int),  # version 11: value trees as list and map columns (an older library: text)
+        ("string_views", ctypes.c_int),  # version 14: string columns as string views (an older library: utf8)
     ]
 
 

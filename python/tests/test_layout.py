@@ -17,7 +17,7 @@ CONSTS = [("RECORD", "RECORD"), ("LOSS", "LOSS"), ("EXIT", "EXIT"), ("ERROR", "E
           ("CLAMPED", "CLAMPED"), ("BACKTRACE", "BACKTRACE"), ("UNKNOWN_SITE", "UNKNOWN_SITE"), ("NOTE", "NOTE"),
           ("TIME_UNCERTAIN", "TIME_UNCERTAIN"),
           ("BOOL", "T_BOOL"), ("INT", "T_INT"), ("UINT", "T_UINT"), ("FLOAT", "T_FLOAT"), ("STR", "T_STR"),
-          ("PTR", "T_PTR"), ("FLOAT32", "T_FLOAT32"), ("VERSION", "LINES_VERSION"),
+          ("PTR", "T_PTR"), ("FLOAT32", "T_FLOAT32"), ("VERSION", "VIEWS_VERSION"),
           ("TRACE_SET", "TRACE_SET"),
           ("ARROW_RECORDS", "ARROW_RECORDS"),
           ("ARROW_MARKERS", "ARROW_MARKERS")]

@@ -92,6 +92,33 @@ def test_level_order_same_in_pandas_polars_and_duckdb(live: Live) -> None:
     assert rel.types[rel.columns.index("level")] == con.sql("SELECT NULL::shmlog_level").types[0], rel.types
 
 
+def test_string_views_hold_what_utf8_holds_in_every_engine(live: Live) -> None:
+    """open(string_views=True) gives msg, trace_id and the string fields as Arrow's string_view and nothing
+    else changed: pyarrow's table cast back to utf8, DuckDB's rows and polars' frame equal the utf8 stream's;
+    to_polars() asks for them (polars' own string type) and gives the frame polars makes of utf8."""
+    import duckdb
+    import polars as pl
+    import pyarrow as pa
+    path = str(live.out)
+    plain = pa.table(shmlog.open(path))
+    views = pa.table(shmlog.open(path, string_views=True))
+    strings = [f.name for f in plain.schema if f.type == pa.string()]
+    assert {"msg", "trace_id", "sym", "tif"} <= set(strings), strings
+    assert [f.name for f in views.schema if f.type == pa.string_view()] == strings, views.schema
+    assert views.schema.names == plain.schema.names
+    for name in plain.schema.names:
+        back = views.column(name).cast(pa.string()) if name in strings else views.column(name)
+        assert back.to_pylist() == plain.column(name).to_pylist(), name
+    con = duckdb.connect(":memory:")
+    src, src_views = shmlog.open(path), shmlog.open(path, string_views=True)
+    query = "SELECT seq, msg, trace_id, sym, tif FROM %s ORDER BY seq, msg"
+    assert con.sql(query % "src_views").fetchall() == con.sql(query % "src").fetchall()
+    want = pl.DataFrame(shmlog.open(path)).with_columns(pl.col("level").cast(pl.Enum(list(shmlog._arrow._LEVEL_ORDER))))
+    got = shmlog.to_polars(path)
+    assert got.schema == want.schema and got.equals(want)
+    assert got.schema["msg"] == pl.String
+
+
 def test_char_field_is_its_character_in_every_engine(live: Live, tmp_path: pathlib.Path) -> None:
     """The sample's tif=%c: in read(), pyarrow, Parquet, pandas, polars and DuckDB a one-character string, the one
     the message shows, never its code (68 for D)."""

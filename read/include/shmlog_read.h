@@ -47,7 +47,7 @@
 extern "C" {
 #endif
 
-#define SHMLOG_READ_VERSION 13 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
+#define SHMLOG_READ_VERSION 14 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
                                   streams, shmlog_read_parse_time; 3: shmlog_read_site.func, thread names, the thread option;
                                   4: shmlog_read_columns.thread; 5: shmlog_read_options.merge_bytes;
                                   6: the process instance of events and sources; 7: shmlog_read_options.where;
@@ -56,7 +56,8 @@ extern "C" {
                                   10: the hostname of events and sources, the Arrow streams' hostname column;
                                   11: shmlog_read_arrow_options.trees: value trees as list and map columns;
                                   12: a record has up to 32 arguments (SHMLOG_MAX_ARGS), so fields and
-                                  values of up to 32; 13: shmlog_read_options.threads) */
+                                  values of up to 32; 13: shmlog_read_options.threads;
+                                  14: shmlog_read_arrow_options.string_views) */
 
 struct shmlog_read;
 
@@ -426,9 +427,12 @@ struct shmlog_read_arrow_options {
     /* version 11, read when size covers it (a program built before it gets 0) */
     int trees;             /* records: a value tree's field (a C++ container) whose sites all give one shape as
                               Arrow's list, map and typed columns (1), or as its text, as fmt prints it (0) */
+    /* version 14, read when size covers it */
+    int string_views;      /* string columns (msg, trace_id, string fields) as Arrow's string views ("vu"), which
+                              polars keeps as they are (1), or as utf8 ("u"), which it copies into views (0) */
 };
 
-#define SHMLOG_READ_ARROW_OPTIONS_INIT {sizeof(struct shmlog_read_arrow_options), SHMLOG_READ_ARROW_RECORDS, 0, 1, 1, 0, 1}
+#define SHMLOG_READ_ARROW_OPTIONS_INIT {sizeof(struct shmlog_read_arrow_options), SHMLOG_READ_ARROW_RECORDS, 0, 1, 1, 0, 1, 0}
 
 /* Fills out with a stream of r's records (or markers) from where r is;
  * opt NULL: the records with every column. The stream holds r: close r when
