@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The analysts' paths on every core (issue 53): RECORDS of shmlog-sample's trading mix written by the real
 # collector into about 4 files, then each path's wall time, cpu-seconds (user+sys) and peak RSS:
-# shmlog.to_arrow() on one thread and on the cpus given, polars.DataFrame(shmlog.open()),
+# shmlog.to_arrow() on one thread and on the cpus given, polars.DataFrame(shmlog.open()), shmlog.to_polars(),
 # shmlog.dataframe(), `python -m shmlog export` (Parquet) on one thread and on the cpus given, and
 # `shmlog-dump read --format json` on one core and on the cpus given (its --jobs default), into a file and
 # into /dev/null (the rendering alone, without the kernel's copy into the page cache), and `shmlog-dump stats`
@@ -98,6 +98,8 @@ table() {
     fi
     measure "polars.DataFrame(shmlog.open())" "$tree" "$lib" "$vpy" -c \
         'import sys, shmlog, polars; print(polars.DataFrame(shmlog.open(sys.argv[1])).height)' "$work/out"
+    measure "shmlog.to_polars() (string views)" "$tree" "$lib" "$vpy" -c \
+        'import sys, shmlog; print(shmlog.to_polars(sys.argv[1]).height)' "$work/out"
     measure "shmlog.dataframe()" "$tree" "$lib" "$vpy" -c \
         'import sys, shmlog; print(len(shmlog.dataframe(sys.argv[1])))' "$work/out"
     if [ "$threaded" = 1 ]; then

@@ -1020,10 +1020,11 @@ static const char *view_text_at(const struct ArrowArray *a, int64_t i, char *buf
     return buf;
 }
 
-/* Every string cell of path's records, as utf8 and as string views, in batches of batch_rows. */
-static void check_string_views(const char *path, uint32_t batch_rows, struct got *u, struct got *v)
+/* Every string cell of path's records (or markers: what), as utf8 and as string views, in batches of batch_rows. */
+static void check_string_views(const char *path, uint32_t what, uint32_t batch_rows, struct got *u, struct got *v)
 {
     struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
+    o.what = what;
     o.batch_rows = batch_rows;
     stream_reader(open_path(path, NULL), &o, u);
     o.string_views = 1;
@@ -1072,8 +1073,9 @@ Test(read_arrow, string_views_hold_what_utf8_holds_in_every_corpus_file, .timeou
                 continue;
             char path[1400];
             snprintf(path, sizeof path, "%s/%s", dir, f->d_name);
-            check_string_views(path, 5, u, v);
-            check_string_views(path, 0, u, v);
+            check_string_views(path, SHMLOG_READ_ARROW_RECORDS, 5, u, v);
+            check_string_views(path, SHMLOG_READ_ARROW_RECORDS, 0, u, v);
+            check_string_views(path, SHMLOG_READ_ARROW_MARKERS, 0, u, v);
             files++;
         }
         closedir(in);
