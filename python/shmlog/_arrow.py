@@ -432,7 +432,10 @@ def to_polars(paths: Paths, *, kind: str = "records", fields: bool = True, messa
     except ImportError:
         raise ImportError("shmlog.to_polars() needs polars, which is not installed: pip install polars") from None
     # Its string columns as views: polars' own string type, taken without a copy (bench/RESULTS.md, issue 53).
-    src = open(paths, kind=kind, fields=fields, message=message, threads=threads, string_views=True, **filters)
+    # Asked of polars 1 and later only: an older one, which this package was never tested with, gets utf8.
+    major = pl.__version__.split(".")[0]
+    views = major.isdigit() and int(major) >= 1
+    src = open(paths, kind=kind, fields=fields, message=message, threads=threads, string_views=views, **filters)
     try:
         df = pl.DataFrame(src)
         _warn_damage(src)
