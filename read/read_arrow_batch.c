@@ -584,7 +584,7 @@ int read_batch_export(struct batch *s, struct ArrowArray *out)
             bufs[2] = zero; /* string views: no characters buffer, so a list of none of their lengths */
         }
         *ch = (struct ArrowArray){.length = (int64_t)rows, .null_count = nulls,
-                                  .n_buffers = c->type != COL_UTF8 ? 2 : !views ? 3 : b->data ? 4 : 3, .buffers = bufs,
+                                  .n_buffers = c->type != COL_UTF8 ? 2 : views && b->data ? 4 : 3, .buffers = bufs,
                                   .release = release_part, .private_data = m};
         if (c->type == COL_DICT8 || c->type == COL_DICT16) {
             struct dict *d = &b->dict;
